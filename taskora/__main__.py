@@ -1,0 +1,5 @@
+"""Allow ``python -m taskora``."""
+
+from taskora.cli.app import main
+
+main()

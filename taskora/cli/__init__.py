@@ -1,0 +1,1 @@
+"""The ``taskora`` command line."""

@@ -1,0 +1,99 @@
+"""The service's settings, read from the environment (``TASKORA_*``) and validated at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+APP_NAME = "taskora"
+
+
+def default_data_dir() -> Path:
+    """Return the per-user data directory (``$XDG_DATA_HOME/taskora`` on Linux)."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_database_url(data_dir: Path) -> str:
+    """Return the URL of the embedded SQLite database inside ``data_dir``."""
+    return f"sqlite:///{data_dir / 'taskora.db'}"
+
+
+class Settings(BaseSettings):
+    """Everything the service reads at start. Each field maps to ``TASKORA_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="TASKORA_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port of the HTTP server.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Directory of the embedded SQLite database.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL (sqlite:///FILE or postgresql://...). "
+        "Unset means the embedded SQLite database in data_dir.",
+    )
+    database_password: SecretStr | None = Field(
+        None,
+        description="Password added to database_url, so the URL itself can live in a "
+        "ConfigMap while the password comes from a Secret.",
+    )
+    migrate_on_start: bool = Field(
+        True, description="Apply pending Alembic migrations when the service starts."
+    )
+    sse_ping_seconds: float = Field(
+        15.0, gt=0, description="Seconds between comment pings on idle event streams."
+    )
+    sse_queue_size: int = Field(
+        1000, ge=1, description="Events buffered per stream before a slow client is cut off."
+    )
+    relay_poll_seconds: float = Field(
+        1.0, gt=0, description="Seconds between outbox scans when no commit woke the relay."
+    )
+    log_level: str = Field("INFO", description="Level of the root logger (DEBUG, INFO, ...).")
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(
+                f"invalid log level {value!r}: use DEBUG, INFO, WARNING, ERROR or CRITICAL"
+            )
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = value.split(":", 1)[0].split("+", 1)[0]
+        if scheme not in {"sqlite", "postgresql", "postgres"}:
+            raise ValueError(
+                f"unsupported database URL scheme {scheme!r}: "
+                "use sqlite:///PATH or postgresql://USER@HOST/DB"
+            )
+        return value
+
+    @property
+    def uses_default_database(self) -> bool:
+        """True when no database URL was given, so the embedded SQLite file is used."""
+        return self.database_url is None
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in use: the given one or the embedded SQLite file."""
+        if self.database_url is None:
+            return default_database_url(self.data_dir)
+        if self.database_password is None:
+            return self.database_url
+
+        # Imported here so that reading settings does not load SQLAlchemy.
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url).set(password=self.database_password.get_secret_value())
+        return url.render_as_string(hide_password=False)

@@ -1,0 +1,1 @@
+"""The FastAPI service. Import :func:`taskora.server.app.create_app` to build it."""

@@ -1,0 +1,134 @@
+"""The Server-Sent Events stream of the caller's task events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+
+from taskora.server.api.deps import CallerDep, DatabaseDep, HubDep, SettingsDep
+from taskora.server.events.cloudevents import EventType
+from taskora.server.events.hub import SseHub, StreamEvent, Subscription
+from taskora.server.store.database import Database
+from taskora.server.store.events import events_after
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/events", tags=["events"])
+
+REPLAY_BATCH_SIZE = 500
+KNOWN_TYPES = frozenset(str(event_type) for event_type in EventType)
+
+
+def _parse_types(types: str | None) -> frozenset[str] | None:
+    if types is None or not types.strip():
+        return None
+    requested = frozenset(part.strip() for part in types.split(",") if part.strip())
+    unknown = sorted(requested - KNOWN_TYPES)
+    if unknown:
+        raise HTTPException(
+            422,
+            f"invalid query.types: unknown event type {unknown[0]!r}; "
+            f"use one or more of {', '.join(sorted(KNOWN_TYPES))}",
+        )
+    return requested
+
+
+def _parse_resume_point(last_event_id: str | None, since: int | None) -> int | None:
+    if since is not None:
+        return since
+    if last_event_id is None or not last_event_id.strip():
+        return None
+    try:
+        value = int(last_event_id)
+    except ValueError:
+        raise HTTPException(
+            400,
+            f"invalid Last-Event-ID header {last_event_id!r}: it must be an event id "
+            "(a non-negative integer) this stream sent",
+        ) from None
+    if value < 0:
+        raise HTTPException(400, f"invalid Last-Event-ID header {last_event_id!r}: negative")
+    return value
+
+
+def _to_sse(event: StreamEvent) -> ServerSentEvent:
+    return ServerSentEvent(data=event.payload, event=event.type, id=str(event.seq))
+
+
+async def _stream(
+    database: Database,
+    hub: SseHub,
+    subscription: Subscription,
+    resume_after: int | None,
+) -> AsyncIterator[ServerSentEvent]:
+    """Replay the log after ``resume_after``, then send live events, skipping any seen."""
+    last_sent = resume_after
+    try:
+        if resume_after is not None:
+            while True:
+                batch = await run_in_threadpool(
+                    _replay_batch, database, subscription, last_sent or 0
+                )
+                for event in batch:
+                    yield _to_sse(event)
+                    last_sent = event.seq
+                if len(batch) < REPLAY_BATCH_SIZE:
+                    break
+
+        while True:
+            event = await subscription.queue.get()
+            if event is None:
+                return
+            if last_sent is not None and event.seq <= last_sent:
+                continue
+            yield _to_sse(event)
+            last_sent = event.seq
+    finally:
+        hub.unsubscribe(subscription)
+
+
+def _replay_batch(database: Database, subscription: Subscription, after: int) -> list[StreamEvent]:
+    with database.read() as session:
+        return events_after(
+            session, subscription.user_id, after, subscription.types, REPLAY_BATCH_SIZE
+        )
+
+
+@router.get("/stream", response_class=EventSourceResponse)
+async def stream_events(
+    request: Request,
+    caller: CallerDep,
+    database: DatabaseDep,
+    hub: HubDep,
+    settings: SettingsDep,
+    last_event_id: Annotated[str | None, Header(description="Resume after this event id.")] = None,
+    since: Annotated[
+        int | None, Query(ge=0, description="Resume after this event id (like Last-Event-ID).")
+    ] = None,
+    types: Annotated[
+        str | None, Query(description="Comma-separated event types to receive; default all.")
+    ] = None,
+) -> EventSourceResponse:
+    """Stream the caller's task events as Server-Sent Events."""
+    wanted = _parse_types(types)
+    resume_after = _parse_resume_point(last_event_id, since)
+
+    # Subscribing before the replay query means an event committed meanwhile is either in
+    # the replay or in the queue (or both, and then skipped by its sequence number).
+    subscription = hub.subscribe(caller.id, wanted)
+    logger.info(
+        "Opened an event stream for user %d (resume after %s, %d open)",
+        caller.id,
+        resume_after,
+        hub.connection_count,
+    )
+    return EventSourceResponse(
+        _stream(database, hub, subscription, resume_after),
+        ping=settings.sse_ping_seconds,
+        headers={"Cache-Control": "no-cache"},
+    )

@@ -1,0 +1,33 @@
+"""Health and readiness probes."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from taskora.server.api.deps import DatabaseDep
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """Answer while the process runs."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(database: DatabaseDep) -> JSONResponse:
+    """Answer 200 when the database answers, 503 otherwise."""
+    try:
+        await run_in_threadpool(database.ping)
+    except SQLAlchemyError as error:
+        logger.warning("Readiness check failed: the database did not answer: %s", type(error).__name__)
+        return JSONResponse({"status": "unavailable", "checks": {"database": "unavailable"}}, 503)
+    return JSONResponse({"status": "ready", "checks": {"database": "ok"}})

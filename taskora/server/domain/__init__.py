@@ -1,0 +1,1 @@
+"""Pure task logic: validation and rules, with no I/O."""

@@ -1,0 +1,171 @@
+"""Task fields, their validation and the rules of status changes."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+TITLE_MAX_LENGTH = 500
+DESCRIPTION_MAX_LENGTH = 20_000
+TAG_MAX_LENGTH = 64
+TAGS_MAX_COUNT = 50
+TAG_PATTERN = re.compile(r"^[a-z0-9_\-/:.]+$")
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    COMPLETED = "completed"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    URGENT = "urgent"
+
+    @property
+    def rank(self) -> int:
+        """The stored integer, so that sorting by priority is a numeric sort."""
+        return PRIORITY_RANKS[self]
+
+    @classmethod
+    def from_rank(cls, rank: int) -> Priority:
+        return PRIORITIES_BY_RANK[rank]
+
+
+PRIORITY_RANKS = {Priority.LOW: 0, Priority.MEDIUM: 1, Priority.HIGH: 2, Priority.URGENT: 3}
+PRIORITIES_BY_RANK = {rank: priority for priority, rank in PRIORITY_RANKS.items()}
+
+
+def normalize_title(value: str) -> str:
+    """Trim ``value`` and reject an empty or over-long title."""
+    title = value.strip()
+    if not title:
+        raise ValueError("title must not be empty or only spaces")
+    if len(title) > TITLE_MAX_LENGTH:
+        raise ValueError(
+            f"title is {len(title)} characters long; the maximum is {TITLE_MAX_LENGTH}"
+        )
+    return title
+
+
+def normalize_tags(values: list[str]) -> list[str]:
+    """Lower-case, trim, deduplicate and sort ``values``, rejecting invalid tags."""
+    tags: set[str] = set()
+    for value in values:
+        tag = value.strip().lower()
+        if not tag or len(tag) > TAG_MAX_LENGTH:
+            raise ValueError(f"tag {value!r} must be 1 to {TAG_MAX_LENGTH} characters long")
+        if not TAG_PATTERN.fullmatch(tag):
+            raise ValueError(
+                f"tag {value!r} may contain only letters, digits and the characters - _ / : ."
+            )
+        tags.add(tag)
+    if len(tags) > TAGS_MAX_COUNT:
+        raise ValueError(f"a task has at most {TAGS_MAX_COUNT} tags, got {len(tags)}")
+    return sorted(tags)
+
+
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX_LENGTH)]
+
+
+class TaskCreate(BaseModel):
+    """The body of ``POST /api/tasks``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(description="1 to 500 characters; surrounding spaces are trimmed.")
+    description: Description = ""
+    priority: Priority = Priority.MEDIUM
+    tags: list[str] = Field(default_factory=list, description="Up to 50 tags.")
+    due_at: AwareDatetime | None = Field(None, description="RFC 3339 timestamp with an offset.")
+
+    @field_validator("title")
+    @classmethod
+    def _check_title(cls, value: str) -> str:
+        return normalize_title(value)
+
+    @field_validator("tags")
+    @classmethod
+    def _check_tags(cls, value: list[str]) -> list[str]:
+        return normalize_tags(value)
+
+    @field_validator("due_at")
+    @classmethod
+    def _to_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else value.astimezone(UTC)
+
+
+class TaskUpdate(BaseModel):
+    """The body of ``PATCH /api/tasks/{id}``: only the fields present are changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = None
+    description: Description | None = None
+    priority: Priority | None = None
+    tags: list[str] | None = None
+    due_at: AwareDatetime | None = None
+    status: Status | None = None
+
+    @field_validator("title")
+    @classmethod
+    def _check_title(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("title cannot be null")
+        return normalize_title(value)
+
+    @field_validator("tags")
+    @classmethod
+    def _check_tags(cls, value: list[str] | None) -> list[str]:
+        if value is None:
+            raise ValueError("tags cannot be null; send [] to remove every tag")
+        return normalize_tags(value)
+
+    @field_validator("due_at")
+    @classmethod
+    def _to_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else value.astimezone(UTC)
+
+    @field_validator("description", "priority", "status")
+    @classmethod
+    def _check_not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("this field cannot be null")
+        return value
+
+
+class TaskOut(BaseModel):
+    """A task as the API returns it."""
+
+    id: int
+    title: str
+    description: str
+    status: Status
+    priority: Priority
+    tags: list[str]
+    due_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    version: int
+
+
+class TaskPage(BaseModel):
+    """One page of ``GET /api/tasks``."""
+
+    items: list[TaskOut]
+    next_cursor: str | None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_timestamp(value: datetime) -> str:
+    """Format ``value`` as RFC 3339 in UTC with a ``Z`` suffix."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

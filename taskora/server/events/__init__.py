@@ -1,0 +1,1 @@
+"""CloudEvents, the outbox relay, publishers and the SSE hub."""

@@ -1,0 +1,97 @@
+"""Starting the service: database preparation, the local user and the uvicorn server."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
+
+from taskora.config import Settings
+from taskora.server.app import create_app
+from taskora.server.store import database as store_database
+from taskora.server.store.database import Database, DatabaseError, describe_url
+from taskora.server.store.users import (
+    InvalidUserName,
+    UserError,
+    UserExists,
+    bootstrap_local_user,
+    create_user,
+)
+
+logger = logging.getLogger(__name__)
+
+GRACEFUL_SHUTDOWN_SECONDS = 5
+
+
+def _describe_failure(url: str, error: SQLAlchemyError) -> str:
+    cause = error.orig if getattr(error, "orig", None) is not None else error
+    reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return (
+        f"cannot open the database {describe_url(url)}: {reason}. "
+        "Check --database-url (or TASKORA_DATABASE_URL) and that the database server runs."
+    )
+
+
+def prepare_database(settings: Settings) -> None:
+    """Apply pending migrations, raising :class:`DatabaseError` with a readable cause."""
+    url = settings.resolved_database_url
+    try:
+        store_database.upgrade(url)
+    except SQLAlchemyError as error:
+        raise DatabaseError(_describe_failure(url, error)) from error
+
+
+def ensure_local_user(settings: Settings, saved_token: str | None) -> str | None:
+    """Create the local user if needed; return a token to save, or None if ``saved_token`` works."""
+    database = Database(settings.resolved_database_url)
+    try:
+        with database.write() as session:
+            return bootstrap_local_user(session, saved_token)
+    finally:
+        database.dispose()
+
+
+def add_user(settings: Settings, name: str) -> tuple[int, str]:
+    """Create the user ``name`` and return its id and first token."""
+    prepare_database(settings)
+    database = Database(settings.resolved_database_url)
+    try:
+        with database.write() as session:
+            user, token = create_user(session, name)
+            return user.id, token
+    except SQLAlchemyError as error:
+        raise DatabaseError(_describe_failure(settings.resolved_database_url, error)) from error
+    finally:
+        database.dispose()
+
+
+def run(settings: Settings) -> None:
+    """Serve until SIGINT or SIGTERM, then stop gracefully."""
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        proxy_headers=True,
+    )
+    server = uvicorn.Server(config)
+    logger.info("Listening on http://%s:%d", _format_host(settings.host), settings.port)
+    server.run()
+
+
+def _format_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+__all__ = [
+    "DatabaseError",
+    "InvalidUserName",
+    "UserError",
+    "UserExists",
+    "add_user",
+    "ensure_local_user",
+    "prepare_database",
+    "run",
+]

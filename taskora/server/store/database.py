@@ -1,0 +1,155 @@
+"""Engines, sessions and migrations for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or migrated; the message says which and why."""
+
+
+def normalize_url(url: str) -> URL:
+    """Parse ``url``, selecting the psycopg 3 driver for plain ``postgresql://`` URLs."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def describe_url(url: str) -> str:
+    """Return ``url`` with any password masked, fit for logs and messages."""
+    return normalize_url(url).render_as_string(hide_password=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Use WAL, a busy timeout and explicit transactions on SQLite.
+
+    pysqlite's own transaction handling defers BEGIN until the first write, which breaks
+    SERIALIZABLE reads inside a write transaction; SQLAlchemy's documentation
+    ("Serializable isolation / Savepoints / Transactional DDL") recommends emitting BEGIN
+    ourselves. Write sessions ask for ``BEGIN IMMEDIATE`` so that two writers queue on the
+    busy timeout instead of failing when a read lock would have to be upgraded.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get("sqlite_immediate"):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+def create_database_engine(url: str) -> Engine:
+    """Create the engine for ``url``, creating the SQLite file's directory if needed."""
+    parsed = normalize_url(url)
+    if parsed.drivername.startswith("sqlite"):
+        database = parsed.database
+        if not database or database == ":memory:":
+            raise DatabaseError(
+                "an in-memory SQLite database cannot be shared by the service's connections: "
+                "use sqlite:///PATH"
+            )
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, pool_size=20, max_overflow=20)
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(parsed, pool_size=20, max_overflow=20, pool_pre_ping=True)
+
+
+class Database:
+    """The engine and session factory shared by the service's requests and workers."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_database_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """Yield a session for queries; it is rolled back on exit."""
+        with self._sessions() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """Yield a session in one transaction, committed on success, rolled back on error."""
+        with self._sessions() as session, session.begin():
+            if self.dialect == "sqlite":
+                # Execution options apply when the session first procures its connection,
+                # which happens here, before the BEGIN that the listener above emits.
+                session.connection(execution_options={"sqlite_immediate": True})
+            yield session
+
+    def ping(self) -> None:
+        """Run a trivial query, raising if the database does not answer."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # Percent signs in a URL-encoded password would be read as ConfigParser interpolation.
+    rendered = normalize_url(url).render_as_string(hide_password=False)
+    config.set_main_option("sqlalchemy.url", rendered.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str) -> None:
+    """Apply every pending migration to the database at ``url``."""
+    logger.info("Applying database migrations to %s", describe_url(url))
+    engine = create_database_engine(url)
+    try:
+        with engine.begin() as connection:
+            config = _alembic_config(url)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    finally:
+        engine.dispose()
+
+
+def pending_migrations(url: str) -> list[str]:
+    """Return the revisions that ``upgrade`` would apply, oldest first."""
+    script = ScriptDirectory.from_config(_alembic_config(url))
+    engine = create_database_engine(url)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_heads()
+    finally:
+        engine.dispose()
+    revisions = script.iterate_revisions("heads", current or "base")
+    return [revision.revision for revision in reversed(list(revisions))]
