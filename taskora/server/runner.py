@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
@@ -66,6 +71,36 @@ def add_user(settings: Settings, name: str) -> tuple[int, str]:
         database.dispose()
 
 
+class _GracefulServer(uvicorn.Server):
+    """A uvicorn server that exits normally after a graceful stop on SIGINT or SIGTERM.
+
+    uvicorn (0.29 and later, ``Server.capture_signals``) raises the signal again once it has
+    shut down, so the process would end killed by SIGTERM or with a KeyboardInterrupt.
+    A second Ctrl-C still forces the exit without waiting for open connections.
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        originals = {sig: signal.signal(sig, self._on_signal) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, sig: int, _frame: FrameType | None) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            logger.warning("Received a second SIGINT: stopping without waiting for connections")
+            self.force_exit = True
+            return
+        logger.info("Received %s: shutting down", signal.Signals(sig).name)
+        self.should_exit = True
+
+
 def run(settings: Settings) -> None:
     """Serve until SIGINT or SIGTERM, then stop gracefully."""
     config = uvicorn.Config(
@@ -76,7 +111,7 @@ def run(settings: Settings) -> None:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         proxy_headers=True,
     )
-    server = uvicorn.Server(config)
+    server = _GracefulServer(config)
     logger.info("Listening on http://%s:%d", _format_host(settings.host), settings.port)
     server.run()
 

@@ -35,7 +35,7 @@ def normalize_url(url: str) -> URL:
 
 def describe_url(url: str) -> str:
     """Return ``url`` with any password masked, fit for logs and messages."""
-    return normalize_url(url).render_as_string(hide_password=True)
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -1,0 +1,172 @@
+"""``taskora serve`` and ``taskora users create`` as a new user runs them."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import stat
+import subprocess
+import tomllib
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.servers import ServerProcess, free_port, isolated_env, taskora_command
+
+
+def run_taskora(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        taskora_command(*args), env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    process = ServerProcess(home=tmp_path)
+    yield process
+    process.stop()
+
+
+def test_first_start_saves_working_token(server: ServerProcess) -> None:
+    server.start()
+    config_file = Path(server.env["TASKORA_CONFIG"])
+    config = tomllib.loads(config_file.read_text())
+
+    response = httpx.get(
+        f"{server.url}/api/users/me",
+        headers={"Authorization": f"Bearer {config['token']}"},
+        timeout=10,
+    )
+
+    assert stat.S_IMODE(config_file.stat().st_mode) == 0o600
+    assert config["url"] == server.url
+    assert config["token"].startswith("tko_")
+    assert response.json()["name"] == "local"
+
+
+def test_first_start_uses_data_directory(server: ServerProcess) -> None:
+    server.start()
+    database = server.home / "data" / "taskora" / "taskora.db"
+
+    with sqlite3.connect(database) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        version = connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+        token_hashes = [row[0] for row in connection.execute("SELECT token_hash FROM api_tokens")]
+
+    token = server.saved_token()
+    assert {"users", "api_tokens", "tasks", "task_tags", "events"} <= tables
+    assert version == "0001"
+    assert len(token_hashes) == 1
+    assert token not in token_hashes[0]
+    assert len(token_hashes[0]) == 64
+
+
+def test_restart_keeps_saved_token(server: ServerProcess) -> None:
+    server.start()
+    first_token = server.saved_token()
+    assert server.stop() == 0
+
+    server.start()
+
+    assert server.saved_token() == first_token
+
+
+def test_deleted_database_gets_new_token(server: ServerProcess) -> None:
+    server.start()
+    first_token = server.saved_token()
+    server.stop()
+    for path in (server.home / "data" / "taskora").iterdir():
+        path.unlink()
+
+    server.start()
+    new_token = server.saved_token()
+    response = httpx.get(
+        f"{server.url}/api/users/me", headers={"Authorization": f"Bearer {new_token}"}, timeout=10
+    )
+
+    assert new_token != first_token
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_cleanly(server: ServerProcess, sig: signal.Signals) -> None:
+    server.start()
+
+    code = server.stop(sig)
+
+    assert code == 0
+    assert "Service stopped" in server.log
+
+
+def test_start_logs_database_and_address(server: ServerProcess) -> None:
+    server.start()
+    database = server.home / "data" / "taskora" / "taskora.db"
+
+    assert f"Database: embedded SQLite at {database}" in server.log
+    assert f"Listening on http://127.0.0.1:{server.port}" in server.log
+
+
+def test_serve_rejects_unsupported_database_url(tmp_path: Path) -> None:
+    result = run_taskora(isolated_env(tmp_path), "serve", "--database-url", "mysql://root@127.0.0.1/x")
+
+    assert result.returncode == 2
+    assert "unsupported database URL scheme 'mysql'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_reports_unreachable_database(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"postgresql://nobody:secret-password@127.0.0.1:{port}/none"
+
+    result = run_taskora(isolated_env(tmp_path), "serve", "--database-url", url, "--port", str(free_port()))
+
+    assert result.returncode == 1
+    assert f"Error: cannot open the database postgresql://nobody:***@127.0.0.1:{port}/none" in result.stderr
+    assert "secret-password" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_users_create_prints_token_once(server: ServerProcess) -> None:
+    server.start()
+
+    result = run_taskora(server.env, "users", "create", "bob")
+    token = result.stdout.splitlines()[2]
+    response = httpx.get(
+        f"{server.url}/api/users/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[0] == "Created user bob (id 2)."
+    assert response.json()["name"] == "bob"
+
+
+def test_users_create_json(tmp_path: Path) -> None:
+    result = run_taskora(isolated_env(tmp_path), "users", "create", "carol", "--json")
+    created = json.loads(result.stdout)
+
+    assert result.returncode == 0
+    assert created["name"] == "carol"
+    assert created["id"] == 1
+    assert created["token"].startswith("tko_")
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "message"),
+    [
+        ("local", 6, "Error: user 'local' already exists: choose another name"),
+        (
+            "bad name",
+            2,
+            "Error: invalid user name 'bad name': use 1 to 64 letters, digits, '.', '_' or '-'",
+        ),
+    ],
+)
+def test_users_create_rejects_name(server: ServerProcess, name: str, code: int, message: str) -> None:
+    server.start()
+
+    result = run_taskora(server.env, "users", "create", name)
+
+    assert result.returncode == code
+    assert result.stderr.strip() == message
