@@ -58,5 +58,7 @@ def main() -> None:
     try:
         app()
     except TaskoraError as error:
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]Error:[/] {escape(error.message)}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(
+            f"[bold red]Error:[/] {escape(error.message)}", highlight=False
+        )
         sys.exit(int(error.exit_code))

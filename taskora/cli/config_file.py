@@ -1,6 +1,6 @@
 """The CLI's config file: the server URL and API token that client commands use by default.
 
-The file is TOML at ``$TASKORA_CONFIG`` or ``$XDG_CONFIG_HOME/taskora/config.toml``. It holds
+The file is TOML at ``$TASKORA_CONFIG`` or ``$XDG_CONFIG_HOME/taskora/config.toml``. It contains
 a secret, so it is written with mode 0600 and replaced atomically.
 """
 
@@ -27,7 +27,7 @@ class ConfigFileError(Exception):
 
 @dataclass(frozen=True)
 class ClientConfig:
-    """What the config file stores. ``None`` means the key is absent."""
+    """The values of the config file; ``None`` for a key that is absent."""
 
     url: str | None = None
     token: str | None = None

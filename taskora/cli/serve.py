@@ -9,7 +9,13 @@ from typing import Annotated
 
 import typer
 
-from taskora.cli.config_file import ClientConfig, ConfigFileError, config_path, load_config, save_config
+from taskora.cli.config_file import (
+    ClientConfig,
+    ConfigFileError,
+    config_path,
+    load_config,
+    save_config,
+)
 from taskora.cli.logs import configure_logging
 from taskora.cli.settings import build_settings
 from taskora.config import Settings

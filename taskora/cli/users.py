@@ -36,7 +36,9 @@ def create(
         Path | None,
         typer.Option(envvar="TASKORA_DATA_DIR", help="Directory of the embedded database."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print {id, name, token} as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print {id, name, token} as JSON.")
+    ] = False,
 ) -> None:
     """Create a user and print its API token. The token is shown only this once."""
     settings = build_settings(database_url=database_url, data_dir=data_dir)

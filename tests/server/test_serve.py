@@ -109,7 +109,9 @@ def test_start_logs_database_and_address(server: ServerProcess) -> None:
 
 
 def test_serve_rejects_unsupported_database_url(tmp_path: Path) -> None:
-    result = run_taskora(isolated_env(tmp_path), "serve", "--database-url", "mysql://root@127.0.0.1/x")
+    result = run_taskora(
+        isolated_env(tmp_path), "serve", "--database-url", "mysql://root@127.0.0.1/x"
+    )
 
     assert result.returncode == 2
     assert "unsupported database URL scheme 'mysql'" in result.stderr
@@ -120,10 +122,15 @@ def test_serve_reports_unreachable_database(tmp_path: Path) -> None:
     port = free_port()
     url = f"postgresql://nobody:secret-password@127.0.0.1:{port}/none"
 
-    result = run_taskora(isolated_env(tmp_path), "serve", "--database-url", url, "--port", str(free_port()))
+    result = run_taskora(
+        isolated_env(tmp_path), "serve", "--database-url", url, "--port", str(free_port())
+    )
 
     assert result.returncode == 1
-    assert f"Error: cannot open the database postgresql://nobody:***@127.0.0.1:{port}/none" in result.stderr
+    assert (
+        f"Error: cannot open the database postgresql://nobody:***@127.0.0.1:{port}/none"
+        in result.stderr
+    )
     assert "secret-password" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
 
@@ -163,7 +170,9 @@ def test_users_create_json(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_users_create_rejects_name(server: ServerProcess, name: str, code: int, message: str) -> None:
+def test_users_create_rejects_name(
+    server: ServerProcess, name: str, code: int, message: str
+) -> None:
     server.start()
 
     result = run_taskora(server.env, "users", "create", name)

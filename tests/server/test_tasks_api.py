@@ -226,7 +226,10 @@ def test_list_filters(client: httpx.Client) -> None:
     urgent = add(client, title="urgent", priority="urgent", tags=["work"])
     client.post(f"/api/tasks/{urgent['id']}/complete")
 
-    assert ids(client.get("/api/tasks", params={"status": "pending"}).json()) == [low["id"], high["id"]]
+    assert ids(client.get("/api/tasks", params={"status": "pending"}).json()) == [
+        low["id"],
+        high["id"],
+    ]
     assert ids(client.get("/api/tasks", params={"status": "completed"}).json()) == [urgent["id"]]
     assert ids(client.get("/api/tasks", params={"priority": ["low", "urgent"]}).json()) == [
         low["id"],

@@ -83,7 +83,9 @@ class ServerProcess:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"taskora serve exited with {self.process.returncode}:\n{self.log}")
+                raise RuntimeError(
+                    f"taskora serve exited with {self.process.returncode}:\n{self.log}"
+                )
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
                     return
@@ -124,9 +126,7 @@ class ServerProcess:
         from taskora.config import Settings
         from taskora.server.runner import add_user
 
-        settings = Settings(
-            database_url=self.database_url, data_dir=self.home / "data" / "taskora"
-        )
+        settings = Settings(database_url=self.database_url, data_dir=self.home / "data" / "taskora")
         return add_user(settings, name)[1]
 
     def create_user_with_cli(self, name: str) -> str:

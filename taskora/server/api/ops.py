@@ -18,16 +18,18 @@ router = APIRouter(tags=["ops"])
 
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
-    """Answer while the process runs."""
+    """Return 200 while the process runs."""
     return {"status": "ok"}
 
 
 @router.get("/readyz")
 async def readyz(database: DatabaseDep) -> JSONResponse:
-    """Answer 200 when the database answers, 503 otherwise."""
+    """Return 200 when a database query succeeds, 503 otherwise."""
     try:
         await run_in_threadpool(database.ping)
     except SQLAlchemyError as error:
-        logger.warning("Readiness check failed: the database did not answer: %s", type(error).__name__)
+        logger.warning(
+            "Readiness check failed: the database query failed: %s", type(error).__name__
+        )
         return JSONResponse({"status": "unavailable", "checks": {"database": "unavailable"}}, 503)
     return JSONResponse({"status": "ready", "checks": {"database": "ok"}})

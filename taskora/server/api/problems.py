@@ -51,7 +51,9 @@ def _validation_errors(error: RequestValidationError) -> list[dict[str, str]]:
         if item.get("type") == "json_invalid":
             # The location of a JSON syntax error ends in a character offset, not a field.
             location = location[:1]
-            message = f"the body is not valid JSON ({item.get('ctx', {}).get('error', 'syntax error')})"
+            message = (
+                f"the body is not valid JSON ({item.get('ctx', {}).get('error', 'syntax error')})"
+            )
         errors.append({"field": _field_name(location), "message": message})
     return errors
 

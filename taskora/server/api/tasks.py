@@ -32,7 +32,9 @@ def _not_found(error: TaskNotFound) -> HTTPException:
 
 
 @router.post("", status_code=201, response_model=TaskOut)
-def create_task(body: TaskCreate, caller: CallerDep, database: DatabaseDep, relay: RelayDep) -> TaskOut:
+def create_task(
+    body: TaskCreate, caller: CallerDep, database: DatabaseDep, relay: RelayDep
+) -> TaskOut:
     """Create a task and emit task.created."""
     with database.write() as session:
         task = store.create_task(session, caller.id, body)
@@ -48,7 +50,9 @@ def list_tasks(
     priority: Annotated[
         list[Priority] | None, Query(description="Only tasks with any of these priorities.")
     ] = None,
-    tag: Annotated[list[str] | None, Query(description="Only tasks with all of these tags.")] = None,
+    tag: Annotated[
+        list[str] | None, Query(description="Only tasks with all of these tags.")
+    ] = None,
     sort: Annotated[
         SortParam, Query(description="Sort key; a leading '-' sorts in descending order.")
     ] = "created_at",
@@ -101,7 +105,9 @@ def update_task(
 
 
 @router.post("/{task_id}/complete", response_model=TaskOut)
-def complete_task(task_id: int, caller: CallerDep, database: DatabaseDep, relay: RelayDep) -> TaskOut:
+def complete_task(
+    task_id: int, caller: CallerDep, database: DatabaseDep, relay: RelayDep
+) -> TaskOut:
     """Mark a task completed and emit task.completed; a completed task is left as it is."""
     return _set_status(task_id, Status.COMPLETED, caller.id, database, relay)
 
@@ -113,7 +119,9 @@ def reopen_task(task_id: int, caller: CallerDep, database: DatabaseDep, relay: R
 
 
 @router.delete("/{task_id}", status_code=204)
-def delete_task(task_id: int, caller: CallerDep, database: DatabaseDep, relay: RelayDep) -> Response:
+def delete_task(
+    task_id: int, caller: CallerDep, database: DatabaseDep, relay: RelayDep
+) -> Response:
     """Delete a task and emit task.deleted."""
     try:
         with database.write() as session:

@@ -164,8 +164,3 @@ class TaskPage(BaseModel):
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def format_timestamp(value: datetime) -> str:
-    """Format ``value`` as RFC 3339 in UTC with a ``Z`` suffix."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -35,7 +34,9 @@ class TaskEvent:
     payload: str
 
 
-def build_task_event(event_type: EventType, task: TaskOut, user_id: int, time: datetime) -> TaskEvent:
+def build_task_event(
+    event_type: EventType, task: TaskOut, user_id: int, time: datetime
+) -> TaskEvent:
     """Build the CloudEvent for a change of ``task``; its data is the task plus ``user_id``."""
     data: dict[str, Any] = task.model_dump(mode="json")
     data["user_id"] = user_id
@@ -56,9 +57,3 @@ def build_task_event(event_type: EventType, task: TaskOut, user_id: int, time: d
         time=time,
         payload=_FORMAT.write(event).decode("utf-8"),
     )
-
-
-def parse_event(payload: str | bytes) -> dict[str, Any]:
-    """Check ``payload`` against the CloudEvents JSON format and return it as a mapping."""
-    _FORMAT.read(None, payload)
-    return json.loads(payload)

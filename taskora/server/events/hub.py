@@ -60,7 +60,7 @@ class SseHub:
     def deliver(self, event: StreamEvent) -> None:
         """Queue ``event`` for every stream of its user without waiting for any of them.
 
-        A stream whose queue is full is ended instead of blocking the others; its client
+        A stream whose queue is full is ended instead of blocking the others. Its client
         reconnects with Last-Event-ID and replays what it missed from the event log.
         """
         for subscription in list(self._subscriptions.get(event.user_id, ())):

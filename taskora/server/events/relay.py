@@ -1,7 +1,7 @@
 """The outbox relay: publishes committed events from the event log, oldest first.
 
-An event is marked published only after the publisher accepted it, so a crash between the
-two publishes it again after restart; streams skip a sequence number they already sent.
+An event is marked published only after the publisher accepted it. A crash between the two
+steps publishes it again after restart, and streams skip a sequence number they already sent.
 """
 
 from __future__ import annotations

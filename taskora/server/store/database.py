@@ -10,8 +10,6 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,7 +20,7 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
 class DatabaseError(Exception):
-    """The database cannot be opened or migrated; the message says which and why."""
+    """The database cannot be opened or migrated; the message names the URL and the cause."""
 
 
 def normalize_url(url: str) -> URL:
@@ -140,16 +138,3 @@ def upgrade(url: str) -> None:
             command.upgrade(config, "head")
     finally:
         engine.dispose()
-
-
-def pending_migrations(url: str) -> list[str]:
-    """Return the revisions that ``upgrade`` would apply, oldest first."""
-    script = ScriptDirectory.from_config(_alembic_config(url))
-    engine = create_database_engine(url)
-    try:
-        with engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_heads()
-    finally:
-        engine.dispose()
-    revisions = script.iterate_revisions("heads", current or "base")
-    return [revision.revision for revision in reversed(list(revisions))]

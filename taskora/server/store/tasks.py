@@ -27,8 +27,6 @@ from taskora.server.store.models import EventRecord, Task, TaskTag
 
 logger = logging.getLogger(__name__)
 
-SORT_KEYS = ("created_at", "due_at", "priority")
-
 
 class TaskNotFound(Exception):
     def __init__(self, task_id: int) -> None:
@@ -227,9 +225,7 @@ def _cursor_value(task: Task, sort_key: str) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _order_and_seek(
-    statement: Select[tuple[Task]], query: TaskQuery
-) -> Select[tuple[Task]]:
+def _order_and_seek(statement: Select[tuple[Task]], query: TaskQuery) -> Select[tuple[Task]]:
     column = getattr(Task, query.sort_key)
     descending = query.descending
     after = None if query.cursor is None else _decode_cursor(query.cursor, query.sort_key)
@@ -258,12 +254,12 @@ def _order_and_seek(
     if value is None:
         return statement.where(no_due, id_after)
     due_after = Task.due_at < value if descending else Task.due_at > value
-    return statement.where(
-        or_(due_after, and_(Task.due_at == value, id_after), no_due)
-    )
+    return statement.where(or_(due_after, and_(Task.due_at == value, id_after), no_due))
 
 
-def list_tasks(session: Session, user_id: int, query: TaskQuery) -> tuple[list[TaskOut], str | None]:
+def list_tasks(
+    session: Session, user_id: int, query: TaskQuery
+) -> tuple[list[TaskOut], str | None]:
     """Return one page of the user's tasks and the cursor of the next page, if any."""
     statement = select(Task).where(Task.user_id == user_id)
     if query.status is not None:
@@ -271,9 +267,7 @@ def list_tasks(session: Session, user_id: int, query: TaskQuery) -> tuple[list[T
     if query.priorities:
         statement = statement.where(Task.priority.in_([p.rank for p in query.priorities]))
     for tag in query.tags:
-        statement = statement.where(
-            exists().where(TaskTag.task_id == Task.id, TaskTag.tag == tag)
-        )
+        statement = statement.where(exists().where(TaskTag.task_id == Task.id, TaskTag.tag == tag))
 
     statement = _order_and_seek(statement, query).limit(query.limit + 1)
     rows = list(session.scalars(statement))
