@@ -179,3 +179,20 @@ def test_users_create_rejects_name(
 
     assert result.returncode == code
     assert result.stderr.strip() == message
+
+
+def test_sigterm_with_open_stream_stops_cleanly(server: ServerProcess) -> None:
+    server.start()
+    token = server.saved_token()
+    with httpx.stream(
+        "GET",
+        f"{server.url}/api/events/stream",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=httpx.Timeout(10, read=30),
+    ) as response:
+        assert response.status_code == 200
+        code = server.stop(signal.SIGTERM)
+
+    # stop() kills the process after 15 s, which would show as -9 here.
+    assert code == 0
+    assert "Service stopped" in server.log

@@ -70,6 +70,12 @@ async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
     return problem_response(error.status_code, detail, headers=getattr(error, "headers", None))
 
 
+async def _on_unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    logger.error("Unhandled error in %s %s", request.method, request.url.path, exc_info=error)
+    return problem_response(500, "internal server error; the service log has the details")
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected_error)
