@@ -1,0 +1,423 @@
+"""``taskora deploy`` through the real CLI entry point, with the real helm for --dry-run."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from deploy_helpers import CliResult, parse_dry_run, recorded_argv, write_fake_helm
+
+from taskora.deploy import assets
+
+Run = Callable[[Sequence[str]], CliResult]
+
+
+@dataclass(frozen=True)
+class CloudExpectation:
+    """What the rendered manifests must contain for one cloud profile."""
+
+    cloud: str
+    ingress_class: str
+    ingress_annotations: dict[str, str]
+    image: str
+    database_host: str
+    database_port: int
+
+
+EXPECTATIONS = [
+    CloudExpectation(
+        cloud="doks",
+        ingress_class="nginx",
+        ingress_annotations={
+            "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
+            "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600",
+            "nginx.ingress.kubernetes.io/proxy-buffering": "off",
+        },
+        image="registry.digitalocean.com/replace-me-registry/taskora:0.1.0",
+        database_host="replace-me-db-do-user-0000000-0.b.db.ondigitalocean.com",
+        database_port=25060,
+    ),
+    CloudExpectation(
+        cloud="gke",
+        ingress_class="gce",
+        ingress_annotations={"kubernetes.io/ingress.global-static-ip-name": "replace-me-static-ip"},
+        image="replace-me-region-docker.pkg.dev/replace-me-project/replace-me-repository/taskora:0.1.0",
+        database_host="replace-me-cloudsql-private-ip",
+        database_port=5432,
+    ),
+    CloudExpectation(
+        cloud="aks",
+        ingress_class="webapprouting.kubernetes.azure.com",
+        ingress_annotations={
+            "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
+            "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600",
+            "nginx.ingress.kubernetes.io/proxy-buffering": "off",
+        },
+        image="replace-me.azurecr.io/taskora:0.1.0",
+        database_host="replace-me-server.postgres.database.azure.com",
+        database_port=5432,
+    ),
+]
+
+
+@pytest.mark.parametrize("expected", EXPECTATIONS, ids=lambda expected: expected.cloud)
+def test_dry_run_renders_cloud(
+    run_taskora: Run, real_helm: Path, expected: CloudExpectation
+) -> None:
+    result = run_taskora(["deploy", "--cloud", expected.cloud, "--dry-run"])
+
+    assert result.exit_code == 0, result.stderr
+    output = parse_dry_run(result.stdout)
+    ingress = output.manifest("Ingress")
+    assert ingress["spec"]["ingressClassName"] == expected.ingress_class
+    assert ingress["metadata"]["annotations"] == expected.ingress_annotations
+    assert ingress["spec"]["rules"][0]["host"] == "taskora.example.com"
+
+    container = output.manifest("Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == expected.image
+
+    url = urlsplit(output.manifest("ConfigMap")["data"]["TASKORA_DATABASE_URL"])
+    assert url.hostname == expected.database_host
+    assert url.port == expected.database_port
+    assert url.password is None
+    assert url.query == "sslmode=require"
+
+
+@pytest.mark.parametrize("cloud", ["doks", "gke", "aks"])
+def test_dry_run_dapr_annotations(run_taskora: Run, real_helm: Path, cloud: str) -> None:
+    result = run_taskora(["deploy", "--cloud", cloud, "--dry-run", "--set", "dapr.config=tracing"])
+
+    assert result.exit_code == 0, result.stderr
+    annotations = parse_dry_run(result.stdout).manifest("Deployment")["spec"]["template"][
+        "metadata"
+    ]["annotations"]
+    assert annotations["dapr.io/enabled"] == "true"
+    assert annotations["dapr.io/app-id"] == "taskora"
+    assert annotations["dapr.io/app-port"] == "8000"
+    assert annotations["dapr.io/log-level"] == "info"
+    assert annotations["dapr.io/config"] == "tracing"
+
+
+def test_dry_run_password_only_from_secret(run_taskora: Run, real_helm: Path) -> None:
+    result = run_taskora(
+        ["deploy", "--cloud", "aks", "--dry-run", "--set", "database.existingSecret=db-credentials"]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    output = parse_dry_run(result.stdout)
+    assert all(document["kind"] != "Secret" for document in output.manifests)
+    container = output.manifest("Deployment")["spec"]["template"]["spec"]["containers"][0]
+    password_env = [env for env in container["env"] if env["name"] == "TASKORA_DATABASE_PASSWORD"]
+    assert password_env == [
+        {
+            "name": "TASKORA_DATABASE_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": "db-credentials", "key": "password"}},
+        }
+    ]
+    assert container["envFrom"] == [{"configMapRef": {"name": "taskora"}}]
+    assert "TASKORA_DATABASE_PASSWORD" not in output.manifest("ConfigMap")["data"]
+
+
+def test_dry_run_configmap_settings(run_taskora: Run, real_helm: Path) -> None:
+    result = run_taskora(
+        [
+            "deploy",
+            "--cloud",
+            "doks",
+            "--dry-run",
+            "--set",
+            "config.logLevel=DEBUG",
+            "--set",
+            "config.ssePingSeconds=20",
+        ]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    data = parse_dry_run(result.stdout).manifest("ConfigMap")["data"]
+    assert data["TASKORA_LOG_LEVEL"] == "DEBUG"
+    assert data["TASKORA_SSE_PING_SECONDS"] == "20"
+    assert data["TASKORA_DATABASE_URL"] == (
+        "postgresql://taskora@replace-me-db-do-user-0000000-0.b.db.ondigitalocean.com:25060/taskora?sslmode=require"
+    )
+
+
+def test_dry_run_prints_helm_command(run_taskora: Run, real_helm: Path) -> None:
+    result = run_taskora(
+        [
+            "deploy",
+            "--cloud",
+            "gke",
+            "--dry-run",
+            "--release",
+            "tasks",
+            "--namespace",
+            "prod",
+            "--kube-context",
+            "gke_demo",
+        ]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    command = shlex.split(parse_dry_run(result.stdout).command)
+    values_file = command[9]
+    assert values_file.endswith("/values.yaml")
+    assert command == [
+        str(real_helm),
+        "upgrade",
+        "--install",
+        "tasks",
+        str(assets.CHART_DIR),
+        "--namespace",
+        "prod",
+        "--create-namespace",
+        "-f",
+        values_file,
+        "--wait",
+        "--timeout",
+        "10m",
+        "--output",
+        "json",
+        "--kube-context",
+        "gke_demo",
+    ]
+
+
+def test_dry_run_prints_merged_values(run_taskora: Run, real_helm: Path, tmp_path: Path) -> None:
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("replicaCount: 2\n", encoding="utf-8")
+
+    result = run_taskora(
+        ["deploy", "--cloud", "doks", "--dry-run", "-f", str(extra), "--image-tag", "0.2.0"]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    output = parse_dry_run(result.stdout)
+    assert output.values["replicaCount"] == 2
+    assert output.values["image"] == {
+        "repository": "registry.digitalocean.com/replace-me-registry/taskora",
+        "tag": "0.2.0",
+        "pullPolicy": "IfNotPresent",
+    }
+    assert output.manifest("Deployment")["spec"]["replicas"] == 2
+
+
+def test_explain_prints_sources(run_taskora: Run, real_helm: Path) -> None:
+    result = run_taskora(
+        ["deploy", "--cloud", "doks", "--dry-run", "--explain", "--set", "replicaCount=3"]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "# Source of each value (later layers win)"
+    assert lines[1] == "replicaCount: --set"
+    assert f"ingress.className: profile doks ({assets.PROFILES_DIR / 'doks.yaml'})" in lines
+    assert "image.pullPolicy: chart defaults" in lines
+
+
+def test_schema_rejects_unknown_key(run_taskora: Run, real_helm: Path) -> None:
+    result = run_taskora(["deploy", "--cloud", "doks", "--dry-run", "--set", "unknownKey=1"])
+
+    assert result.exit_code == 1
+    assert "helm template failed with exit code 1" in result.stderr
+    assert "additional properties 'unknownKey' not allowed" in result.stderr
+    assert result.stdout == ""
+
+
+def test_schema_rejects_password_value(run_taskora: Run, real_helm: Path) -> None:
+    result = run_taskora(
+        ["deploy", "--cloud", "doks", "--dry-run", "--set", "database.password=hunter2"]
+    )
+
+    assert result.exit_code == 1
+    assert "at '/database': additional properties 'password' not allowed" in result.stderr
+
+
+def test_schema_rejects_wrong_type(run_taskora: Run, real_helm: Path) -> None:
+    result = run_taskora(["deploy", "--cloud", "gke", "--dry-run", "--set", "replicaCount=many"])
+
+    assert result.exit_code == 1
+    assert "at '/replicaCount': got string, want integer" in result.stderr
+
+
+def test_unknown_cloud_message(run_taskora: Run, real_helm: Path) -> None:
+    result = run_taskora(["deploy", "--cloud", "gcp", "--dry-run"])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "Error: unknown cloud 'gcp': use one of aks, doks, gke"
+    for cloud in ("doks", "gke", "aks"):
+        assert cloud in result.stderr
+
+
+def test_missing_cloud_message(run_taskora: Run) -> None:
+    result = run_taskora(["deploy", "--dry-run"])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "Error: missing option --cloud: use one of aks, doks, gke"
+
+
+def test_malformed_values_file_message(run_taskora: Run, real_helm: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("a: 1\n  b: 2\n", encoding="utf-8")
+
+    result = run_taskora(["deploy", "--cloud", "doks", "--dry-run", "-f", str(broken)])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"Error: invalid YAML in values file {broken} at line 2, column 4: mapping values are not allowed here"
+    )
+
+
+def test_values_file_not_mapping_message(run_taskora: Run, real_helm: Path, tmp_path: Path) -> None:
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- replicaCount: 2\n", encoding="utf-8")
+
+    result = run_taskora(["deploy", "--cloud", "doks", "-f", str(listing)])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"Error: values file {listing} must contain a mapping of keys to values at the top level, not a list"
+    )
+
+
+def test_missing_values_file_message(run_taskora: Run, real_helm: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "absent.yaml"
+
+    result = run_taskora(["deploy", "--cloud", "doks", "-f", str(missing)])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"Error: values file not found: {missing}"
+
+
+def test_set_without_equals_message(run_taskora: Run, real_helm: Path) -> None:
+    result = run_taskora(["deploy", "--cloud", "doks", "--set", "replicaCount"])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: invalid --set 'replicaCount': expected KEY=VALUE, for example --set replicaCount=2"
+    )
+
+
+def test_missing_helm_message(
+    run_taskora: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("TASKORA_HELM", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    result = run_taskora(["deploy", "--cloud", "doks", "--dry-run"])
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "Error: helm not found on PATH: install Helm 3 or 4 (https://helm.sh/docs/intro/install/) "
+        "or set TASKORA_HELM to the path of the helm executable"
+    )
+
+
+def test_helm_env_not_executable_message(
+    run_taskora: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    not_helm = tmp_path / "helm.txt"
+    not_helm.write_text("not a program\n", encoding="utf-8")
+    monkeypatch.setenv("TASKORA_HELM", str(not_helm))
+
+    result = run_taskora(["deploy", "--cloud", "aks", "--dry-run"])
+
+    assert result.exit_code == 1
+    assert result.stderr.strip().startswith(
+        f"Error: TASKORA_HELM is set to {not_helm}, which is not an executable file: install Helm 3 or 4"
+    )
+
+
+def test_deploy_runs_helm_upgrade(
+    run_taskora: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The cluster side is a fake helm that records its argv: no cluster runs in the tests."""
+    fake = write_fake_helm(tmp_path)
+    monkeypatch.setenv("TASKORA_HELM", str(fake))
+
+    result = run_taskora(
+        [
+            "deploy",
+            "--cloud",
+            "aks",
+            "--namespace",
+            "prod",
+            "--image-tag",
+            "0.3.1",
+            "--kube-context",
+            "aks-prod",
+            "--timeout",
+            "5m",
+        ]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    argv = recorded_argv(tmp_path)
+    values_file = argv[9]
+    assert argv == [
+        str(fake),
+        "upgrade",
+        "--install",
+        "taskora",
+        str(assets.CHART_DIR),
+        "--namespace",
+        "prod",
+        "--create-namespace",
+        "-f",
+        values_file,
+        "--wait",
+        "--timeout",
+        "5m",
+        "--output",
+        "json",
+        "--kube-context",
+        "aks-prod",
+    ]
+    assert not Path(values_file).exists()
+    sent = yaml.safe_load((tmp_path / "values.yaml").read_text(encoding="utf-8"))
+    assert sent["image"]["tag"] == "0.3.1"
+    assert sent["ingress"]["className"] == "webapprouting.kubernetes.azure.com"
+    assert (
+        result.stdout.splitlines()[0]
+        == "Release taskora in namespace prod: revision 1, status deployed."
+    )
+    assert "Taskora is deployed." in result.stdout
+
+
+def test_deploy_helm_failure_message(
+    run_taskora: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The cluster side is a fake helm that fails like an unreachable cluster."""
+    monkeypatch.setenv("TASKORA_HELM", str(write_fake_helm(tmp_path, fail=True)))
+
+    result = run_taskora(["deploy", "--cloud", "gke"])
+
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: helm upgrade failed with exit code 1: Kubernetes cluster unreachable: "
+        'Get "https://127.0.0.1:6443/version": dial tcp 127.0.0.1:6443: connect: connection refused'
+    )
+    assert "Release" not in result.stdout
+
+
+def test_help_lists_options_and_examples(run_taskora: Run) -> None:
+    result = run_taskora(["deploy", "--help"])
+
+    assert result.exit_code == 0
+    for option in (
+        "--cloud",
+        "--release",
+        "--namespace",
+        "--image-tag",
+        "--values",
+        "--set",
+        "--dry-run",
+        "--explain",
+        "--kube-context",
+    ):
+        assert option in result.stdout
+    assert "taskora deploy --cloud doks --dry-run" in result.stdout
