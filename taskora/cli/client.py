@@ -1,0 +1,605 @@
+"""The HTTP client that the ``taskora tasks`` and ``taskora events`` commands use.
+
+It resolves the server URL and API token, sends requests with httpx, and turns every
+failure into a :class:`TaskoraError` whose message names the value at fault and the fix.
+It imports nothing from the server, so client commands start without loading FastAPI.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import httpx
+import typer
+from httpx_sse import SSEError, connect_sse
+
+from taskora.cli.config_file import (
+    DEFAULT_URL,
+    ClientConfig,
+    ConfigFileError,
+    config_path,
+    load_config,
+)
+from taskora.errors import ExitCode, TaskoraError
+
+logger = logging.getLogger(__name__)
+
+URL_ENV = "TASKORA_URL"
+TOKEN_ENV = "TASKORA_TOKEN"
+
+REQUEST_TIMEOUT_SECONDS = 10.0
+# The server sends a comment every 15 s on an idle stream by default
+# (TASKORA_SSE_PING_SECONDS), so a read that waits 60 s without a byte means the connection
+# is dead, not merely idle.
+STREAM_READ_TIMEOUT_SECONDS = 60.0
+RECONNECT_INITIAL_DELAY_SECONDS = 0.5
+RECONNECT_MAX_DELAY_SECONDS = 30.0
+# A stream that stayed open this long counts as healthy, so the next reconnect starts
+# again from the initial delay instead of continuing the backoff.
+STABLE_STREAM_SECONDS = 10.0
+
+# The fields every output path reads from a task, checked so that a response from some
+# other JSON service is reported as such rather than failing later in rendering.
+TASK_KEYS = ("id", "title", "status")
+
+UNREACHABLE_HINT = "Start it with `taskora serve` or pass --url / set TASKORA_URL."
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        help=(
+            "Base URL of the Taskora server. Default: $TASKORA_URL, then `url` in the "
+            f"config file, then {DEFAULT_URL}."
+        ),
+        show_default=False,
+    ),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        help="API token. Default: $TASKORA_TOKEN, then `token` in the config file.",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print the server's JSON response instead of text."),
+]
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The server URL and API token to use, each with the place it was read from."""
+
+    url: str
+    url_source: str
+    token: str | None
+    token_source: str | None
+
+    def __repr__(self) -> str:
+        token = "None" if self.token is None else "'***'"
+        return (
+            f"Connection(url={self.url!r}, url_source={self.url_source!r}, "
+            f"token={token}, token_source={self.token_source!r})"
+        )
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One event from ``GET /api/events/stream``."""
+
+    sequence: int | None
+    """The SSE ``id``: the event's position in the server's event log."""
+    type: str
+    cloudevent: dict[str, Any] = field(repr=False)
+
+
+class _LazyConfig:
+    """The config file, read on first use so that explicit options never depend on it."""
+
+    def __init__(self) -> None:
+        self._config: ClientConfig | None = None
+
+    def get(self) -> ClientConfig:
+        if self._config is None:
+            try:
+                self._config = load_config()
+            except ConfigFileError as error:
+                raise TaskoraError(str(error), exit_code=ExitCode.ERROR) from error
+        return self._config
+
+
+def resolve_connection(url: str | None = None, token: str | None = None) -> Connection:
+    """Resolve the URL and token from the options, the environment and the config file.
+
+    Each setting takes the first of: the command-line option, the environment variable,
+    the config file. The URL falls back to :data:`DEFAULT_URL`, but the token has no
+    default, so a missing token is reported when a request needs one.
+    """
+    config = _LazyConfig()
+
+    if url:
+        resolved_url, url_source = url, "--url"
+    elif os.environ.get(URL_ENV):
+        resolved_url, url_source = os.environ[URL_ENV], URL_ENV
+    elif config.get().url:
+        resolved_url, url_source = str(config.get().url), f"the config file {config_path()}"
+    else:
+        resolved_url, url_source = DEFAULT_URL, "the default"
+
+    resolved_token: str | None
+    token_source: str | None
+    if token:
+        resolved_token, token_source = token, "--token"
+    elif os.environ.get(TOKEN_ENV):
+        resolved_token, token_source = os.environ[TOKEN_ENV], TOKEN_ENV
+    elif config.get().token:
+        resolved_token, token_source = config.get().token, f"the config file {config_path()}"
+    else:
+        resolved_token, token_source = None, None
+
+    return Connection(
+        url=validate_url(resolved_url, url_source),
+        url_source=url_source,
+        token=resolved_token,
+        token_source=token_source,
+    )
+
+
+def validate_url(url: str, source: str) -> str:
+    """Return ``url`` without a trailing slash, or raise if it is not an http(s) URL."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TaskoraError(
+            f"invalid server URL {url!r} from {source}: it must start with http:// or "
+            "https:// and name a host, for example http://127.0.0.1:8000.",
+            exit_code=ExitCode.USAGE,
+        )
+    if parts.query or parts.fragment:
+        raise TaskoraError(
+            f"invalid server URL {url!r} from {source}: remove the query or fragment.",
+            exit_code=ExitCode.USAGE,
+        )
+    return url.strip().rstrip("/")
+
+
+def missing_token_error() -> TaskoraError:
+    """Build the error for a request that needs a token when none was given."""
+    return TaskoraError(
+        "no API token. Pass --token, set TASKORA_TOKEN, or put `token` in the config file "
+        f"{config_path()}. `taskora serve` on the default database saves a token there, and "
+        "`taskora users create NAME` prints one for a new user.",
+        exit_code=ExitCode.UNAUTHORIZED,
+    )
+
+
+def describe_transport_error(error: httpx.TransportError) -> str:
+    """Return the reason for a failed connection in plain words ("connection refused")."""
+    if isinstance(error, httpx.TimeoutException):
+        return "timed out"
+
+    # httpx keeps the OS error inside the args of the httpcore exception it wraps, so
+    # the chain is walked through __cause__, __context__ and args alike.
+    pending: list[BaseException] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(current, socket.gaierror):
+            return "the host name cannot be resolved"
+        if isinstance(current, ConnectionResetError):
+            return "connection reset by the server"
+        for linked in (current.__cause__, current.__context__, *current.args):
+            if isinstance(linked, BaseException):
+                pending.append(linked)
+
+    if isinstance(error, httpx.RemoteProtocolError):
+        return "the server closed the connection"
+    return str(error) or type(error).__name__
+
+
+def unreachable_error(url: str, error: httpx.TransportError) -> TaskoraError:
+    """Build the error for a server that refused, dropped or timed out a request."""
+    return TaskoraError(
+        f"cannot reach the Taskora server at {url}: {describe_transport_error(error)}. "
+        f"{UNREACHABLE_HINT}",
+        exit_code=ExitCode.UNREACHABLE,
+    )
+
+
+def _problem_document(response: httpx.Response) -> dict[str, Any] | None:
+    """Return the JSON object in an error response, or ``None`` if the body is not one."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _problem_detail(response: httpx.Response, problem: dict[str, Any] | None) -> str:
+    """Return the most specific description of an error response that the body gives."""
+    if problem is not None:
+        for key in ("detail", "title"):
+            value = problem.get(key)
+            if isinstance(value, str) and value:
+                return value
+        return json.dumps(problem)
+    text = response.text.strip()
+    if not text:
+        return "empty response body"
+    # An HTML error page from a proxy can be long, and its first line is enough to
+    # identify what sent it.
+    first_line = text.splitlines()[0]
+    return f"non-JSON response: {first_line[:200]}"
+
+
+def _field_errors(problem: dict[str, Any] | None) -> list[str]:
+    """Return ``field: reason`` for each entry of a problem document's ``errors``."""
+    if problem is None or not isinstance(problem.get("errors"), list):
+        return []
+    lines = []
+    for entry in problem["errors"]:
+        if not isinstance(entry, dict):
+            continue
+        name = str(entry.get("field", "?"))
+        # The server prefixes each field with where it was sent (body.title, query.sort).
+        # The CLI user set it through an option of the same name, so the prefix is dropped.
+        location, _, rest = name.partition(".")
+        if location in ("body", "query", "path") and rest:
+            name = rest
+        lines.append(f"{name}: {entry.get('message', 'invalid')}")
+    return lines
+
+
+def error_for_response(
+    connection: Connection, response: httpx.Response, *, not_found: str | None = None
+) -> TaskoraError:
+    """Turn an HTTP error response into a :class:`TaskoraError` with its exit code.
+
+    ``not_found`` is the message for a 404, such as "task 42 not found".
+    """
+    status = response.status_code
+    problem = _problem_document(response)
+    detail = _problem_detail(response, problem)
+
+    if status == 401:
+        return TaskoraError(
+            f"the server at {connection.url} rejected the API token from "
+            f"{connection.token_source} (401 Unauthorized: {detail}). Pass a valid token "
+            "with --token or TASKORA_TOKEN; `taskora users create NAME` prints a new one.",
+            exit_code=ExitCode.UNAUTHORIZED,
+        )
+    if status == 404:
+        return TaskoraError(
+            not_found or f"{response.request.url.path} not found on {connection.url}",
+            exit_code=ExitCode.NOT_FOUND,
+        )
+    if status in (409, 412):
+        return TaskoraError(
+            f"conflict ({status} {response.reason_phrase}): {detail}",
+            exit_code=ExitCode.CONFLICT,
+        )
+    if status == 422:
+        reasons = _field_errors(problem)
+        if reasons:
+            return TaskoraError(
+                "the server rejected the request as invalid: " + "; ".join(reasons),
+                exit_code=ExitCode.ERROR,
+            )
+        return TaskoraError(
+            f"the server rejected the request as invalid: {detail}", exit_code=ExitCode.ERROR
+        )
+    return TaskoraError(
+        f"the server at {connection.url} returned {status} {response.reason_phrase} for "
+        f"{response.request.method} {response.request.url.path}: {detail}",
+        exit_code=ExitCode.ERROR,
+    )
+
+
+class TaskoraClient:
+    """A synchronous client for the Taskora HTTP API, used as a context manager."""
+
+    def __init__(self, connection: Connection, *, timeout: float = REQUEST_TIMEOUT_SECONDS):
+        if connection.token is None:
+            raise missing_token_error()
+        self.connection = connection
+        self._http = httpx.Client(
+            base_url=connection.url,
+            headers={
+                "Authorization": f"Bearer {connection.token}",
+                "User-Agent": "taskora-cli",
+            },
+            timeout=timeout,
+        )
+
+    def __repr__(self) -> str:
+        return f"TaskoraClient({self.connection!r})"
+
+    def __enter__(self) -> TaskoraClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        params: Sequence[tuple[str, str]] | None = None,
+        not_found: str | None = None,
+    ) -> Any:
+        """Send one request and return its decoded JSON body, or ``None`` for a 204."""
+        try:
+            response = self._http.request(
+                method, path, json=json_body, params=list(params) if params else None
+            )
+        except httpx.TransportError as error:
+            logger.debug("%s %s failed: %s", method, path, error)
+            raise unreachable_error(self.connection.url, error) from error
+        logger.debug("%s %s -> %d", method, path, response.status_code)
+
+        if response.is_error:
+            raise error_for_response(self.connection, response, not_found=not_found)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            content_type = response.headers.get("content-type", "no content type")
+            raise TaskoraError(
+                f"the server at {self.connection.url} returned a response to {method} {path} "
+                f"that is not JSON ({content_type}). Check that --url points at a Taskora "
+                "server.",
+                exit_code=ExitCode.ERROR,
+            ) from error
+
+    def _request_object(
+        self,
+        method: str,
+        path: str,
+        expected_keys: Sequence[str],
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        params: Sequence[tuple[str, str]] | None = None,
+        not_found: str | None = None,
+    ) -> dict[str, Any]:
+        """Send one request and return its JSON object, which must contain ``expected_keys``."""
+        body = self._request(
+            method, path, json_body=json_body, params=params, not_found=not_found
+        )
+        if not isinstance(body, dict) or any(key not in body for key in expected_keys):
+            raise TaskoraError(
+                f"the server at {self.connection.url} returned an unexpected response to "
+                f"{method} {path}: expected a JSON object with {', '.join(expected_keys)}. "
+                "Check that --url points at a Taskora server.",
+                exit_code=ExitCode.ERROR,
+            )
+        return body
+
+    def create_task(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a task from the API fields given (``title`` is required)."""
+        return self._request_object("POST", "/api/tasks", TASK_KEYS, json_body=fields)
+
+    def list_tasks(self, params: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        """Return one page: ``{"items": [...], "next_cursor": ...}``.
+
+        ``params`` is a list of pairs because ``priority`` and ``tag`` repeat.
+        """
+        page = self._request_object("GET", "/api/tasks", ("items",), params=params)
+        if not isinstance(page["items"], list):
+            raise TaskoraError(
+                f"the server at {self.connection.url} returned an unexpected response to "
+                "GET /api/tasks: items is not a list. Check that --url points at a Taskora "
+                "server.",
+                exit_code=ExitCode.ERROR,
+            )
+        return page
+
+    def get_task(self, task_id: int) -> dict[str, Any]:
+        """Return one task."""
+        return self._request_object(
+            "GET", f"/api/tasks/{task_id}", TASK_KEYS, not_found=f"task {task_id} not found"
+        )
+
+    def complete_task(self, task_id: int) -> dict[str, Any]:
+        """Mark a task completed. Completing a completed task changes nothing."""
+        return self._request_object(
+            "POST",
+            f"/api/tasks/{task_id}/complete",
+            TASK_KEYS,
+            not_found=f"task {task_id} not found",
+        )
+
+    def reopen_task(self, task_id: int) -> dict[str, Any]:
+        """Mark a task pending again. Reopening a pending task changes nothing."""
+        return self._request_object(
+            "POST",
+            f"/api/tasks/{task_id}/reopen",
+            TASK_KEYS,
+            not_found=f"task {task_id} not found",
+        )
+
+    def delete_task(self, task_id: int) -> None:
+        """Delete a task."""
+        self._request("DELETE", f"/api/tasks/{task_id}", not_found=f"task {task_id} not found")
+
+    def follow_events(
+        self,
+        *,
+        since: int | None = None,
+        types: Sequence[str] = (),
+        notify: Callable[[str], None] = lambda message: None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Iterator[StreamEvent]:
+        """Yield the caller's events from the SSE stream, reconnecting until closed.
+
+        After a dropped connection or a server restart, the next connection sends
+        ``Last-Event-ID`` with the id of the last event yielded, so the server replays the
+        gap from its event log. Events at or below that id are skipped if sent again.
+        The first connection must succeed, and a 4xx response ends the stream with an error
+        at any time. ``notify`` receives one short line per lost connection and retry.
+        """
+        return _EventFollower(self, since=since, types=types, notify=notify, sleep=sleep).run()
+
+
+class _EventFollower:
+    """The reconnect loop behind :meth:`TaskoraClient.follow_events`."""
+
+    def __init__(
+        self,
+        client: TaskoraClient,
+        *,
+        since: int | None,
+        types: Sequence[str],
+        notify: Callable[[str], None],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.client = client
+        self.since = since
+        self.types = list(types)
+        self.notify = notify
+        self.sleep = sleep
+        self.last_id: int | None = None
+        self.connected_once = False
+
+    def _request_options(self) -> tuple[list[tuple[str, str]], dict[str, str]]:
+        params: list[tuple[str, str]] = []
+        headers: dict[str, str] = {}
+        if self.types:
+            params.append(("types", ",".join(self.types)))
+        if self.last_id is not None:
+            headers["Last-Event-ID"] = str(self.last_id)
+        elif self.since is not None:
+            params.append(("since", str(self.since)))
+        # NOTE: before the first event arrives there is no id to resume from, so without
+        # --since a reconnect misses the events committed while the stream was down.
+        return params, headers
+
+    def run(self) -> Iterator[StreamEvent]:
+        delay = RECONNECT_INITIAL_DELAY_SECONDS
+        url = self.client.connection.url
+        while True:
+            opened_at = time.monotonic()
+            try:
+                yield from self._stream_once()
+                reason = "the server closed the stream"
+            except httpx.TransportError as error:
+                if not self.connected_once:
+                    raise unreachable_error(url, error) from error
+                reason = describe_transport_error(error)
+            except _RetryableStatus as error:
+                if not self.connected_once:
+                    raise error.taskora_error from None
+                reason = error.taskora_error.message
+
+            if time.monotonic() - opened_at >= STABLE_STREAM_SECONDS:
+                delay = RECONNECT_INITIAL_DELAY_SECONDS
+            logger.info("Event stream from %s lost (%s); reconnecting", url, reason)
+            resume = "" if self.last_id is None else f" to resume after event {self.last_id}"
+            self.notify(
+                f"Connection to {url} lost ({reason}); reconnecting in {delay:g} s{resume}."
+            )
+            self.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_DELAY_SECONDS)
+
+    def _stream_once(self) -> Iterator[StreamEvent]:
+        params, headers = self._request_options()
+        timeout = httpx.Timeout(REQUEST_TIMEOUT_SECONDS, read=STREAM_READ_TIMEOUT_SECONDS)
+        with connect_sse(
+            self.client._http,
+            "GET",
+            "/api/events/stream",
+            params=params,
+            headers=headers,
+            timeout=timeout,
+        ) as source:
+            response = source.response
+            logger.debug("GET /api/events/stream -> %d", response.status_code)
+            if response.is_error:
+                response.read()
+                failure = error_for_response(self.client.connection, response)
+                # A 5xx often comes from a proxy in front of a restarting server, so it is
+                # retried. A 4xx such as 401 would only repeat.
+                if response.status_code >= 500:
+                    raise _RetryableStatus(failure)
+                raise failure
+            if self.connected_once:
+                self.notify(f"Reconnected to {self.client.connection.url}.")
+            self.connected_once = True
+
+            try:
+                for message in source.iter_sse():
+                    event = self._decode(message.id, message.event, message.data)
+                    if event is None:
+                        continue
+                    if event.sequence is not None:
+                        self.last_id = event.sequence
+                    yield event
+            except SSEError as error:
+                raise TaskoraError(
+                    f"the server at {self.client.connection.url} did not send an event "
+                    f"stream: {error}. Check that --url points at a Taskora server.",
+                    exit_code=ExitCode.ERROR,
+                ) from error
+
+    def _decode(self, raw_id: str, event_type: str, data: str) -> StreamEvent | None:
+        """Parse one SSE message, or return ``None`` for a message to skip."""
+        sequence: int | None
+        try:
+            sequence = int(raw_id) if raw_id else None
+        except ValueError:
+            sequence = None
+        if sequence is not None and self.last_id is not None and sequence <= self.last_id:
+            logger.debug("Skipping event %d, already yielded", sequence)
+            return None
+
+        try:
+            cloudevent = json.loads(data)
+        except json.JSONDecodeError:
+            logger.info("Skipping event %s: its data is not JSON", raw_id or "without id")
+            self.notify(f"Skipped event {raw_id or 'without id'}: its data is not JSON.")
+            if sequence is not None:
+                self.last_id = sequence
+            return None
+        if not isinstance(cloudevent, dict):
+            cloudevent = {"data": cloudevent}
+        return StreamEvent(
+            sequence=sequence,
+            type=event_type if event_type != "message" else str(cloudevent.get("type", "")),
+            cloudevent=cloudevent,
+        )
+
+
+class _RetryableStatus(Exception):
+    """An error status that may go away, such as a 503 while the server restarts."""
+
+    def __init__(self, taskora_error: TaskoraError) -> None:
+        super().__init__(taskora_error.message)
+        self.taskora_error = taskora_error
+
+
+def open_client(url: str | None, token: str | None) -> TaskoraClient:
+    """Resolve the connection settings and return a client, raising if no token is set."""
+    connection = resolve_connection(url, token)
+    logger.debug("Using %s", connection)
+    return TaskoraClient(connection)

@@ -1,0 +1,97 @@
+"""``taskora events``: follow the caller's task events as they happen."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from taskora.cli import output
+from taskora.cli.client import TokenOption, UrlOption, open_client
+
+app = typer.Typer(
+    help="Follow the CloudEvents that every change to your tasks produces.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+
+class EventType(str, Enum):
+    """The event types the server sends."""
+
+    created = "task.created"
+    updated = "task.updated"
+    completed = "task.completed"
+    deleted = "task.deleted"
+
+
+@app.command(
+    help=(
+        "Print events as they arrive until Ctrl-C.\n\n"
+        "If the connection drops or the server restarts, the command reconnects with backoff "
+        "and resumes after the last event it printed. It stops with an error when the first "
+        "connection fails or the server rejects the token."
+    ),
+    epilog=(
+        "Examples:\n\n"
+        "  taskora events tail\n\n"
+        "  taskora events tail --type task.created --type task.completed\n\n"
+        "  taskora events tail --json --since 100 | jq -r .data.title"
+    )
+)
+def tail(
+    # Not the shared JsonOption, because this prints one CloudEvent per line rather than
+    # a response of the server.
+    json_output: Annotated[
+        bool,
+        typer.Option("--json", help="Print each event as one CloudEvent JSON object per line."),
+    ] = False,
+    since: Annotated[
+        int | None,
+        typer.Option(
+            "--since",
+            min=0,
+            metavar="ID",
+            help="First print the stored events after this event id, then live ones.",
+        ),
+    ] = None,
+    types: Annotated[
+        list[EventType] | None,
+        typer.Option("--type", help="Only this event type; repeat the option for several."),
+    ] = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Print events as they arrive, reconnecting after drops, until Ctrl-C."""
+    stdout = Console(highlight=False)
+    stderr = Console(stderr=True, highlight=False)
+
+    def notify(message: str) -> None:
+        stderr.print(f"[dim]{escape(message)}[/]", soft_wrap=True)
+
+    try:
+        with open_client(url, token) as client:
+            events = client.follow_events(
+                since=since,
+                types=[event_type.value for event_type in types or []],
+                notify=notify,
+            )
+            for event in events:
+                if json_output:
+                    output.write_json(event.cloudevent, indent=False)
+                else:
+                    stdout.print(output.event_line(event.cloudevent, event.type), soft_wrap=True)
+    except KeyboardInterrupt:
+        # Ctrl-C is the normal way to stop following, so it is a success.
+        raise typer.Exit(0) from None
+    except BrokenPipeError:
+        # The reader of stdout (such as `head`) exited. Pointing stdout at /dev/null keeps
+        # the interpreter's final flush from failing a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(0) from None

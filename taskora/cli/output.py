@@ -1,0 +1,162 @@
+"""Rendering of tasks and events for the terminal (Rich) and for scripts (JSON)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+PRIORITY_STYLES = {"low": "dim", "medium": "", "high": "yellow", "urgent": "bold red"}
+STATUS_STYLES = {"pending": "cyan", "completed": "green"}
+EVENT_STYLES = {
+    "task.created": "cyan",
+    "task.updated": "yellow",
+    "task.completed": "green",
+    "task.deleted": "red",
+}
+
+TABLE_TIME_FORMAT = "%Y-%m-%d %H:%M"
+DETAIL_TIME_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
+
+
+def parse_timestamp(value: str | None) -> datetime | None:
+    """Parse an RFC 3339 timestamp from the API, returning ``None`` for missing or invalid text."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        # The API always sends UTC, so a missing offset can only mean UTC.
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def format_local_time(value: str | None, time_format: str = TABLE_TIME_FORMAT) -> str:
+    """Format an API timestamp in the local time zone, or return the text unchanged."""
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        return value or ""
+    return parsed.astimezone().strftime(time_format)
+
+
+def _is_overdue(task: Mapping[str, Any], now: datetime) -> bool:
+    due = parse_timestamp(task.get("due_at"))
+    return task.get("status") == "pending" and due is not None and due < now
+
+
+def _styled(text: str, style: str) -> str:
+    """Wrap escaped ``text`` in a Rich style tag, or leave it plain for an empty style."""
+    escaped = escape(text)
+    return f"[{style}]{escaped}[/]" if style else escaped
+
+
+def tasks_table(tasks: Sequence[Mapping[str, Any]], *, now: datetime | None = None) -> Table:
+    """Build the table for ``taskora tasks list``, with overdue due dates in red."""
+    now = now or datetime.now(timezone.utc)
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("priority", no_wrap=True)
+    table.add_column("title", overflow="fold")
+    table.add_column("tags")
+    table.add_column("due", no_wrap=True)
+
+    for task in tasks:
+        status = str(task.get("status", ""))
+        priority = str(task.get("priority", ""))
+        due = format_local_time(task.get("due_at"))
+        table.add_row(
+            str(task.get("id", "")),
+            _styled(status, STATUS_STYLES.get(status, "")),
+            _styled(priority, PRIORITY_STYLES.get(priority, "")),
+            escape(str(task.get("title", ""))),
+            escape(", ".join(task.get("tags") or [])),
+            _styled(due, "red" if _is_overdue(task, now) else ""),
+        )
+    return table
+
+
+def task_details(task: Mapping[str, Any]) -> Table:
+    """Build the two-column view of one task for ``taskora tasks show``."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+
+    status = str(task.get("status", ""))
+    priority = str(task.get("priority", ""))
+    rows = [
+        ("id", escape(str(task.get("id", "")))),
+        ("title", escape(str(task.get("title", "")))),
+        ("status", _styled(status, STATUS_STYLES.get(status, ""))),
+        ("priority", _styled(priority, PRIORITY_STYLES.get(priority, ""))),
+        ("tags", escape(", ".join(task.get("tags") or [])) or "-"),
+        ("due", escape(format_local_time(task.get("due_at"), DETAIL_TIME_FORMAT)) or "-"),
+        ("created", escape(format_local_time(task.get("created_at"), DETAIL_TIME_FORMAT))),
+        ("updated", escape(format_local_time(task.get("updated_at"), DETAIL_TIME_FORMAT))),
+    ]
+    if task.get("completed_at"):
+        completed = format_local_time(task.get("completed_at"), DETAIL_TIME_FORMAT)
+        rows.append(("completed", escape(completed)))
+    rows.append(("version", escape(str(task.get("version", "")))))
+    rows.append(("description", escape(str(task.get("description") or "")) or "-"))
+
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def print_tasks(console: Console, page: Mapping[str, Any]) -> None:
+    """Print a page of tasks as a table, or one friendly line when it is empty."""
+    items = page.get("items") or []
+    if not items:
+        console.print("No tasks found.")
+        return
+    console.print(tasks_table(items))
+    if page.get("next_cursor"):
+        console.print(
+            f"[dim]Showing the first {len(items)} matching tasks. Pass --limit (up to 200), "
+            "or use --json with --cursor to read the next page.[/]"
+        )
+
+
+def print_task(console: Console, task: Mapping[str, Any]) -> None:
+    """Print one task with every field."""
+    console.print(task_details(task))
+
+
+def task_label(task: Mapping[str, Any]) -> str:
+    """Return ``42 "Buy milk"`` with the title escaped for Rich markup."""
+    return f"{task.get('id')} {escape(json.dumps(str(task.get('title', '')), ensure_ascii=False))}"
+
+
+def write_json(value: Any, *, indent: bool, stream: TextIO | None = None) -> None:
+    """Write ``value`` as JSON and a newline, flushed so pipes see it at once.
+
+    Single objects are indented for reading, while lists and events stay on one line so
+    tools like ``jq`` and ``grep`` can process them line by line.
+    """
+    stream = stream or sys.stdout
+    stream.write(json.dumps(value, indent=2 if indent else None, ensure_ascii=False) + "\n")
+    stream.flush()
+
+
+def event_line(cloudevent: Mapping[str, Any], event_type: str) -> str:
+    """Format one event as ``time  type  #id  title`` in Rich markup, time in local time."""
+    data = cloudevent.get("data")
+    data = data if isinstance(data, Mapping) else {}
+    when = format_local_time(cloudevent.get("time"), "%Y-%m-%d %H:%M:%S")
+    task_id = data.get("id", cloudevent.get("subject", "?"))
+    title = str(data.get("title", ""))
+    style = EVENT_STYLES.get(event_type, "")
+    return (
+        f"{escape(when)}  {_styled(f'{event_type:<15}', style)}  "
+        f"#{escape(str(task_id))}  {escape(title)}"
+    )

@@ -1,0 +1,196 @@
+"""Table, detail, JSON and event rendering of the client commands."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+import pytest
+import typer
+from cli_helpers import ScriptedResponse, ScriptedServer, make_cloudevent, make_task
+from rich.console import Console
+from typer.testing import CliRunner
+
+from taskora.cli import output
+
+# Central European Time, UTC+1 in winter, written as a POSIX rule so no tz database is needed.
+BERLIN_RULE = "CET-01CEST,M3.5.0,M10.5.0/3"
+
+
+@pytest.fixture(autouse=True)
+def berlin_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", BERLIN_RULE)
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def render(renderable: object) -> str:
+    console = Console(file=io.StringIO(), width=120, color_system=None)
+    console.print(renderable)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """Split a rendered table into its cells, dropping the header rule."""
+    rows = []
+    for line in text.splitlines():
+        if not line.strip() or set(line.strip()) <= set("━─┼╇┃│ "):
+            continue
+        rows.append([cell.strip() for cell in line.replace("┃", "│").split("│")])
+    return rows
+
+
+def test_tasks_table_cells() -> None:
+    tasks = [
+        make_task(1, "[red]x", tags=["home", "work"], due_at="2026-12-24T16:00:00Z",
+                  priority="urgent"),
+        make_task(2, "Done thing", status="completed", priority="low"),
+    ]
+
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+
+    rows = table_rows(render(output.tasks_table(tasks, now=now)))
+
+    assert rows == [
+        ["id", "status", "priority", "title", "tags", "due"],
+        ["1", "pending", "urgent", "[red]x", "home, work", "2026-12-24 17:00"],
+        ["2", "completed", "low", "Done thing", "", ""],
+    ]
+
+
+def test_overdue_due_date_is_red() -> None:
+    task = make_task(1, "Late", due_at="2026-01-01T00:00:00Z")
+    console = Console(file=io.StringIO(), width=120, color_system="standard", force_terminal=True)
+
+    console.print(output.tasks_table([task], now=datetime(2026, 2, 1, tzinfo=timezone.utc)))
+
+    assert "\x1b[31m2026-01-01 01:00" in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_task_details_fields() -> None:
+    task = make_task(
+        7,
+        "Plan [b]trip[/b]",
+        description="Book trains",
+        tags=["travel"],
+        due_at="2026-07-01T10:00:00Z",
+        status="completed",
+        completed_at="2026-06-30T18:30:00Z",
+        version=3,
+    )
+
+    lines = [line.rstrip() for line in render(output.task_details(task)).splitlines()]
+
+    assert lines == [
+        "id           7",
+        "title        Plan [b]trip[/b]",
+        "status       completed",
+        "priority     medium",
+        "tags         travel",
+        "due          2026-07-01 12:00:00 CEST",
+        "created      2026-12-01 10:00:00 CET",
+        "updated      2026-12-01 10:00:00 CET",
+        "completed    2026-06-30 20:30:00 CEST",
+        "version      3",
+        "description  Book trains",
+    ]
+
+
+def test_list_empty_prints_friendly_line(
+    runner: CliRunner, cli: typer.Typer, scripted_server: ScriptedServer
+) -> None:
+    empty_page = {"items": [], "next_cursor": None}
+    scripted_server.add("GET", "/api/tasks", ScriptedResponse(200, empty_page))
+
+    result = runner.invoke(cli, ["tasks", "list", "--url", scripted_server.url, "--token", "t"])
+
+    assert result.exit_code == 0
+    assert result.output == "No tasks found.\n"
+
+
+def test_list_json_prints_page(
+    runner: CliRunner, cli: typer.Typer, scripted_server: ScriptedServer
+) -> None:
+    page = {"items": [make_task(1, "[red]x")], "next_cursor": "abc"}
+    scripted_server.add("GET", "/api/tasks", ScriptedResponse(200, page))
+
+    result = runner.invoke(
+        cli, ["tasks", "list", "--json", "--url", scripted_server.url, "--token", "t"]
+    )
+
+    assert result.exit_code == 0
+    assert result.output.count("\n") == 1
+    assert json.loads(result.output) == page
+
+
+def test_list_table_mentions_next_page(
+    runner: CliRunner, cli: typer.Typer, scripted_server: ScriptedServer
+) -> None:
+    page = {"items": [make_task(1, "One")], "next_cursor": "abc"}
+    scripted_server.add("GET", "/api/tasks", ScriptedResponse(200, page))
+
+    result = runner.invoke(cli, ["tasks", "list", "--url", scripted_server.url, "--token", "t"])
+
+    assert result.exit_code == 0
+    assert "Showing the first 1 matching tasks." in result.output
+
+
+def test_show_json_is_indented(
+    runner: CliRunner, cli: typer.Typer, scripted_server: ScriptedServer
+) -> None:
+    task = make_task(3, "Indented")
+    scripted_server.add("GET", "/api/tasks/3", ScriptedResponse(200, task))
+
+    result = runner.invoke(
+        cli, ["tasks", "show", "3", "--json", "--url", scripted_server.url, "--token", "t"]
+    )
+
+    assert result.exit_code == 0
+    assert result.output == json.dumps(task, indent=2) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "path", "expected"),
+    [
+        ("done", "/api/tasks/4/complete", 'Completed task 4 "[red]x".\n'),
+        ("reopen", "/api/tasks/4/reopen", 'Reopened task 4 "[red]x".\n'),
+    ],
+)
+def test_state_change_messages(
+    runner: CliRunner,
+    cli: typer.Typer,
+    scripted_server: ScriptedServer,
+    command: str,
+    path: str,
+    expected: str,
+) -> None:
+    scripted_server.add("POST", path, ScriptedResponse(200, make_task(4, "[red]x")))
+
+    result = runner.invoke(
+        cli, ["tasks", command, "4", "--url", scripted_server.url, "--token", "t"]
+    )
+
+    assert result.exit_code == 0
+    assert result.output == expected
+
+
+def test_rm_message(runner: CliRunner, cli: typer.Typer, scripted_server: ScriptedServer) -> None:
+    scripted_server.add("DELETE", "/api/tasks/42", ScriptedResponse(204))
+
+    result = runner.invoke(cli, ["tasks", "rm", "42", "--url", scripted_server.url, "--token", "t"])
+
+    assert result.exit_code == 0
+    assert result.output == "Deleted task 42.\n"
+
+
+def test_event_line_local_time() -> None:
+    cloudevent = make_cloudevent("task.completed", 12, "[red]x")
+
+    text = render(output.event_line(cloudevent, "task.completed")).rstrip()
+
+    assert text == "2026-12-24 17:00:05  task.completed   #12  [red]x"
