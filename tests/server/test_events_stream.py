@@ -248,6 +248,25 @@ def test_stream_rejects_invalid_parameters(
     assert response.json()["detail"] == detail
 
 
+def test_stream_lists_invalid_types_field(api_server: LiveServer) -> None:
+    token = api_server.create_user()
+
+    response = httpx.get(
+        f"{api_server.url}/api/events/stream",
+        params={"types": "task.created,nope"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+
+    assert response.json()["errors"] == [
+        {
+            "field": "query.types",
+            "message": "unknown event type 'nope'; use one or more of "
+            "task.completed, task.created, task.deleted, task.updated",
+        }
+    ]
+
+
 def test_stream_without_token_is_401(api_server: LiveServer) -> None:
     response = httpx.get(f"{api_server.url}/api/events/stream", timeout=10)
 

@@ -301,6 +301,18 @@ def test_list_rejects_invalid_query(
     assert response.json()["errors"][0]["field"] == field
 
 
+def test_list_rejects_invalid_tag(client: httpx.Client) -> None:
+    response = client.get("/api/tasks", params={"tag": "no spaces"})
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "field": "query.tag",
+            "message": "tag 'no spaces' may contain only letters, digits and the characters - _ / : .",
+        }
+    ]
+
+
 def test_list_rejects_tampered_cursor(client: httpx.Client) -> None:
     for number in range(3):
         add(client, title=f"t{number}")

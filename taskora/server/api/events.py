@@ -11,6 +11,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from taskora.server.api.deps import CallerDep, DatabaseDep, HubDep, SettingsDep
+from taskora.server.api.problems import InvalidParameter
 from taskora.server.events.cloudevents import EventType
 from taskora.server.events.hub import SseHub, StreamEvent, Subscription
 from taskora.server.store.database import Database
@@ -30,9 +31,9 @@ def _parse_types(types: str | None) -> frozenset[str] | None:
     requested = frozenset(part.strip() for part in types.split(",") if part.strip())
     unknown = sorted(requested - KNOWN_TYPES)
     if unknown:
-        raise HTTPException(
-            422,
-            f"invalid query.types: unknown event type {unknown[0]!r}; "
+        raise InvalidParameter(
+            "query.types",
+            f"unknown event type {unknown[0]!r}; "
             f"use one or more of {', '.join(sorted(KNOWN_TYPES))}",
         )
     return requested

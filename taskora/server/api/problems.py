@@ -19,6 +19,14 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 _TITLES = {422: "Unprocessable Content"}
 
 
+class InvalidParameter(StarletteHTTPException):
+    """A 422 for one request parameter that the route checks itself, listed in ``errors``."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(422, f"invalid {field}: {message}")
+        self.errors = [{"field": field, "message": message}]
+
+
 def problem_response(
     status: int,
     detail: str,
@@ -67,7 +75,10 @@ async def _on_validation_error(request: Request, error: Exception) -> JSONRespon
 async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
     error = cast(StarletteHTTPException, error)
     detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
-    return problem_response(error.status_code, detail, headers=getattr(error, "headers", None))
+    errors = error.errors if isinstance(error, InvalidParameter) else None
+    return problem_response(
+        error.status_code, detail, errors=errors, headers=getattr(error, "headers", None)
+    )
 
 
 async def _on_unexpected_error(request: Request, error: Exception) -> JSONResponse:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from taskora.server.api.deps import CallerDep, DatabaseDep, RelayDep
+from taskora.server.api.problems import InvalidParameter
 from taskora.server.domain.tasks import (
     Priority,
     Status,
@@ -63,7 +64,7 @@ def list_tasks(
     try:
         tags = tuple(normalize_tags(tag or []))
     except ValueError as error:
-        raise HTTPException(422, f"invalid query.tag: {error}") from None
+        raise InvalidParameter("query.tag", str(error)) from None
     query = TaskQuery(
         status=status,
         priorities=tuple(priority or ()),
