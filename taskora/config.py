@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     relay_poll_seconds: float = Field(
         1.0, gt=0, description="Seconds between outbox scans when no commit woke the relay."
     )
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest request body accepted, in bytes."
+    )
     log_level: str = Field("INFO", description="Level of the root logger (DEBUG, INFO, ...).")
 
     @field_validator("log_level")

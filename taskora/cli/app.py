@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from taskora import __version__
-from taskora.cli import deploy, events, serve, tasks, users
+from taskora.cli import db, deploy, events, serve, tasks, users
 from taskora.errors import TaskoraError
 
 EPILOG = (
@@ -50,6 +50,7 @@ app.command(name="serve", epilog=serve.EPILOG)(serve.serve)
 app.add_typer(tasks.app, name="tasks")
 app.add_typer(events.app, name="events")
 app.add_typer(users.app, name="users")
+app.add_typer(db.app, name="db")
 app.add_typer(deploy.app, name="deploy")
 
 

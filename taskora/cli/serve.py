@@ -58,10 +58,24 @@ def serve(
     log_level: Annotated[
         str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR. [default: INFO]")
     ] = None,
+    migrate: Annotated[
+        bool | None,
+        typer.Option(
+            "--migrate/--no-migrate",
+            help="Apply pending migrations at start. With --no-migrate the service refuses "
+            "to start on a database that needs `taskora db upgrade`. [default: --migrate]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the Taskora service until Ctrl-C or SIGTERM."""
     settings = build_settings(
-        host=host, port=port, database_url=database_url, data_dir=data_dir, log_level=log_level
+        host=host,
+        port=port,
+        database_url=database_url,
+        data_dir=data_dir,
+        log_level=log_level,
+        migrate_on_start=migrate,
     )
     configure_logging(settings.log_level)
 
@@ -70,13 +84,16 @@ def serve(
 
     logger.info("Database: %s", _describe_database(settings))
     try:
-        runner.prepare_database(settings)
+        if settings.migrate_on_start:
+            runner.prepare_database(settings)
+        else:
+            runner.check_database(settings)
         if settings.uses_default_database:
             _save_local_credentials(settings, runner.ensure_local_user)
     except runner.DatabaseError as error:
         raise TaskoraError(str(error)) from None
 
-    # The migrations ran above, so the app's start-up need not check them again.
+    # The schema was brought up to date or checked above, so the app's start-up skips it.
     runner.run(settings.model_copy(update={"migrate_on_start": False}))
 
 

@@ -36,6 +36,10 @@ def create(
         Path | None,
         typer.Option(envvar="TASKORA_DATA_DIR", help="Directory of the embedded database."),
     ] = None,
+    timezone: Annotated[
+        str,
+        typer.Option(help="IANA time zone of the user's new tasks, such as Europe/Berlin."),
+    ] = "UTC",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print {id, name, token} as JSON.")
     ] = False,
@@ -47,10 +51,10 @@ def create(
     from taskora.server import runner
 
     try:
-        user_id, token = runner.add_user(settings, name)
+        user_id, token = runner.add_user(settings, name, runner.check_timezone(timezone))
     except runner.UserExists as error:
         raise TaskoraError(str(error), exit_code=ExitCode.CONFLICT) from None
-    except runner.InvalidUserName as error:
+    except (runner.InvalidUserName, ValueError) as error:
         raise TaskoraError(str(error), exit_code=ExitCode.USAGE) from None
     except runner.DatabaseError as error:
         raise TaskoraError(str(error)) from None

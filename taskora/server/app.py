@@ -2,24 +2,61 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from taskora import __version__
 from taskora.config import Settings
 from taskora.server.api import events, ops, tasks, users
+from taskora.server.api.limits import BodySizeLimit
 from taskora.server.api.problems import install_problem_handlers
 from taskora.server.events.hub import SseHub
 from taskora.server.events.publishers import InProcessPublisher
 from taskora.server.events.relay import OutboxRelay
 from taskora.server.store import database as store_database
+from taskora.server.store import idempotency
+from taskora.server.store.cursors import CursorCodec
 from taskora.server.store.database import Database, describe_url
+from taskora.server.store.models import ServiceKey
 
 logger = logging.getLogger(__name__)
+
+
+IDEMPOTENCY_CLEANUP_SECONDS = 3600
+
+
+def load_service_key(database: Database, name: str) -> bytes:
+    """Return the shared key ``name`` that the migrations stored."""
+    with database.read() as session:
+        row = session.get(ServiceKey, name)
+        if row is None:
+            raise RuntimeError(
+                f"the database has no service key {name!r}: run `taskora db upgrade`"
+            )
+        return bytes.fromhex(row.value)
+
+
+async def _delete_expired_keys(database: Database) -> None:
+    """Delete expired idempotency keys once an hour, for as long as the service runs."""
+    while True:
+        try:
+            deleted = await run_in_threadpool(_delete_expired_keys_once, database)
+            if deleted:
+                logger.info("Deleted %d expired idempotency keys", deleted)
+        except SQLAlchemyError:
+            logger.exception("Deleting expired idempotency keys failed; retrying in an hour")
+        await asyncio.sleep(IDEMPOTENCY_CLEANUP_SECONDS)
+
+
+def _delete_expired_keys_once(database: Database) -> int:
+    with database.write() as session:
+        return idempotency.delete_expired(session)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -31,18 +68,22 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.migrate_on_start:
             await run_in_threadpool(store_database.upgrade, url)
         database = Database(url)
+        cursor_key = await run_in_threadpool(load_service_key, database, "cursor")
         hub = SseHub(queue_size=settings.sse_queue_size)
         relay = OutboxRelay(database, InProcessPublisher(hub), settings.relay_poll_seconds)
         app.state.settings = settings
         app.state.database = database
         app.state.hub = hub
         app.state.relay = relay
+        app.state.cursors = CursorCodec(cursor_key)
 
         relay.start()
+        cleanup = asyncio.create_task(_delete_expired_keys(database), name="idempotency-cleanup")
         logger.info("Service started on the database %s", describe_url(url))
         try:
             yield
         finally:
+            cleanup.cancel()
             hub.close_all()
             await relay.stop()
             database.dispose()
@@ -55,6 +96,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(tasks.router)
     app.include_router(events.router)
     app.include_router(users.router)

@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+import tzlocal
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
 from taskora.config import Settings
 from taskora.server.app import create_app
+from taskora.server.domain.rules import check_timezone
 from taskora.server.store import database as store_database
 from taskora.server.store.database import Database, DatabaseError, describe_url
 from taskora.server.store.users import (
@@ -38,13 +40,41 @@ def _describe_failure(url: str, error: SQLAlchemyError) -> str:
     )
 
 
-def prepare_database(settings: Settings) -> None:
-    """Apply pending migrations, raising :class:`DatabaseError` with a readable cause."""
+def prepare_database(settings: Settings) -> list[str]:
+    """Apply pending migrations and return them, raising :class:`DatabaseError` on failure."""
     url = settings.resolved_database_url
     try:
-        store_database.upgrade(url)
+        return store_database.upgrade(url)
     except SQLAlchemyError as error:
         raise DatabaseError(_describe_failure(url, error)) from error
+
+
+def check_database(settings: Settings) -> None:
+    """Raise :class:`DatabaseError` unless the database is reachable and fully migrated."""
+    url = settings.resolved_database_url
+    try:
+        pending = store_database.pending_migrations(url)
+    except SQLAlchemyError as error:
+        raise DatabaseError(_describe_failure(url, error)) from error
+    if pending:
+        raise DatabaseError(
+            f"the database {describe_url(url)} needs migrations {', '.join(pending)}: "
+            "run `taskora db upgrade`, or start without --no-migrate"
+        )
+
+
+def local_timezone() -> str:
+    """Return this machine's IANA time zone name, or UTC when it has none."""
+    try:
+        name = tzlocal.get_localzone_name()
+    except (LookupError, ValueError) as error:
+        logger.info("Using UTC: the local time zone has no IANA name (%s)", error)
+        return "UTC"
+    try:
+        return check_timezone(name or "UTC")
+    except ValueError:
+        logger.info("Using UTC: the local time zone %r is not an IANA name", name)
+        return "UTC"
 
 
 def ensure_local_user(settings: Settings, saved_token: str | None) -> str | None:
@@ -52,18 +82,18 @@ def ensure_local_user(settings: Settings, saved_token: str | None) -> str | None
     database = Database(settings.resolved_database_url)
     try:
         with database.write() as session:
-            return bootstrap_local_user(session, saved_token)
+            return bootstrap_local_user(session, saved_token, local_timezone())
     finally:
         database.dispose()
 
 
-def add_user(settings: Settings, name: str) -> tuple[int, str]:
+def add_user(settings: Settings, name: str, timezone: str = "UTC") -> tuple[int, str]:
     """Create the user ``name`` and return its id and first token."""
     prepare_database(settings)
     database = Database(settings.resolved_database_url)
     try:
         with database.write() as session:
-            user, token = create_user(session, name)
+            user, token = create_user(session, name, timezone)
             return user.id, token
     except SQLAlchemyError as error:
         raise DatabaseError(_describe_failure(settings.resolved_database_url, error)) from error
@@ -126,6 +156,8 @@ __all__ = [
     "UserError",
     "UserExists",
     "add_user",
+    "check_database",
+    "local_timezone",
     "ensure_local_user",
     "prepare_database",
     "run",

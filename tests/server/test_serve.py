@@ -16,6 +16,14 @@ import pytest
 from tests.support.servers import ServerProcess, free_port, isolated_env, taskora_command
 
 
+def latest_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from taskora.server.store.database import MIGRATIONS_DIR
+
+    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+
+
 def run_taskora(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         taskora_command(*args), env=env, capture_output=True, text=True, timeout=60, check=False
@@ -57,7 +65,7 @@ def test_first_start_uses_data_directory(server: ServerProcess) -> None:
 
     token = server.saved_token()
     assert {"users", "api_tokens", "tasks", "task_tags", "events"} <= tables
-    assert version == "0001"
+    assert version == latest_revision()
     assert len(token_hashes) == 1
     assert token not in token_hashes[0]
     assert len(token_hashes[0]) == 64

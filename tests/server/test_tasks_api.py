@@ -94,12 +94,84 @@ def test_get_returns_created_task(client: httpx.Client) -> None:
         (
             {"title": "x", "due_at": "2026-12-24T17:00:00"},
             "body.due_at",
-            "Input should have timezone info",
+            "timestamp '2026-12-24T17:00:00' has no UTC offset: add one, such as Z or +01:00, "
+            "or send a date alone",
         ),
         (
             {"title": "x", "due_at": "2026-02-30T17:00:00Z"},
             "body.due_at",
-            "Input should be a valid datetime or date, day value is outside expected range",
+            "invalid timestamp '2026-02-30T17:00:00Z' (day is out of range for month): use "
+            "RFC 3339, such as 2026-12-24T17:00:00+01:00, or a date alone",
+        ),
+        (
+            {"title": "x", "due_at": "2026-02-30"},
+            "body.due_at",
+            "invalid date '2026-02-30': day is out of range for month",
+        ),
+        (
+            {"title": "x", "due_at": 1767225600},
+            "body.due_at",
+            "due_at must be a string: an RFC 3339 timestamp or a date (YYYY-MM-DD)",
+        ),
+        (
+            {"title": "x", "description": "d" * 20_001},
+            "body.description",
+            "String should have at most 20000 characters",
+        ),
+        (
+            {"title": "x", "tags": ["t" * 65]},
+            "body.tags",
+            f"tag '{'t' * 65}' must be 1 to 64 characters long",
+        ),
+        (
+            {"title": "x", "tags": [f"t{number}" for number in range(51)]},
+            "body.tags",
+            "a task has at most 50 tags, got 51",
+        ),
+        ({"title": "x", "tags": "home"}, "body.tags", "Input should be a valid list"),
+        ({"title": 5}, "body.title", "Input should be a valid string"),
+        (
+            {"title": "x", "timezone": "Europe/Atlantis"},
+            "body.timezone",
+            "unknown time zone 'Europe/Atlantis': use an IANA name such as 'Europe/Berlin' or 'UTC'",
+        ),
+        (
+            {"title": "x", "due_at": "2027-01-01", "remind_before": "15 minutes"},
+            "body.remind_before",
+            "invalid duration '15 minutes': use ISO 8601, such as PT15M, PT1H30M, P1D or P1W",
+        ),
+        (
+            {"title": "x", "due_at": "2027-01-01", "recurrence": {"rule": "FREQ=FORTNIGHTLY"}},
+            "body.recurrence.rule",
+            "invalid recurrence rule 'FREQ=FORTNIGHTLY': invalid 'FREQ': FORTNIGHTLY",
+        ),
+        (
+            {
+                "title": "x",
+                "due_at": "2027-01-01",
+                "recurrence": {"rule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"},
+            },
+            "body.recurrence.rule",
+            "the recurrence rule 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30' never produces a date",
+        ),
+        (
+            {
+                "title": "x",
+                "due_at": "2027-01-01",
+                "recurrence": {"rule": "FREQ=DAILY", "anchor": "start"},
+            },
+            "body.recurrence.anchor",
+            "Input should be 'due' or 'completion'",
+        ),
+        (
+            {"title": "x", "recurrence": {"rule": "FREQ=DAILY"}},
+            "body.recurrence",
+            "a recurring task needs a due_at",
+        ),
+        (
+            {"title": "x", "remind_before": "PT15M"},
+            "body.remind_before",
+            "a reminder needs a due_at",
         ),
     ],
 )
@@ -285,7 +357,10 @@ def test_cursor_pages_cover_every_task_once(client: httpx.Client, sort: str) -> 
 @pytest.mark.parametrize(
     ("params", "status", "field"),
     [
-        ({"sort": "title"}, 422, "query.sort"),
+        ({"sort": "name"}, 422, "query.sort"),
+        ({"due_before": "2027-01-01T00:00:00"}, 422, "query.due_before"),
+        ({"overdue": "maybe"}, 422, "query.overdue"),
+        ({"tag_mode": "some"}, 422, "query.tag_mode"),
         ({"limit": 0}, 422, "query.limit"),
         ({"limit": 201}, 422, "query.limit"),
         ({"status": "done"}, 422, "query.status"),

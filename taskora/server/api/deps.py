@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from taskora.config import Settings
 from taskora.server.events.hub import SseHub
 from taskora.server.events.relay import OutboxRelay
+from taskora.server.store.cursors import CursorCodec
 from taskora.server.store.database import Database
 from taskora.server.store.users import authenticate
 
@@ -21,6 +22,7 @@ class Caller:
 
     id: int
     name: str
+    timezone: str
 
 
 def get_database(request: Request) -> Database:
@@ -39,10 +41,15 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_cursors(request: Request) -> CursorCodec:
+    return request.app.state.cursors
+
+
 DatabaseDep = Annotated[Database, Depends(get_database)]
 RelayDep = Annotated[OutboxRelay, Depends(get_relay)]
 HubDep = Annotated[SseHub, Depends(get_hub)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+CursorsDep = Annotated[CursorCodec, Depends(get_cursors)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `taskora users create`.")
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -60,7 +67,7 @@ def get_caller(
         user = authenticate(session, credentials.credentials)
         if user is None:
             raise HTTPException(401, "invalid API token", _CHALLENGE)
-        return Caller(id=user.id, name=user.name)
+        return Caller(id=user.id, name=user.name, timezone=user.timezone)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -11,6 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from taskora.server.domain.rules import RuleViolation
+from taskora.server.store.tasks import VersionConflict
+
 logger = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -33,6 +36,7 @@ def problem_response(
     *,
     errors: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": "about:blank",
@@ -42,6 +46,7 @@ def problem_response(
     }
     if errors is not None:
         body["errors"] = errors
+    body.update(extra)
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
@@ -86,7 +91,25 @@ async def _on_unexpected_error(request: Request, error: Exception) -> JSONRespon
     return problem_response(500, "internal server error; the service log has the details")
 
 
+async def _on_rule_violation(request: Request, error: Exception) -> JSONResponse:
+    violation = cast(RuleViolation, error)
+    errors = [{"field": violation.field, "message": violation.message}]
+    return problem_response(422, f"invalid {violation.field}: {violation.message}", errors=errors)
+
+
+async def _on_version_conflict(request: Request, error: Exception) -> JSONResponse:
+    conflict = cast(VersionConflict, error)
+    return problem_response(
+        412,
+        str(conflict),
+        headers={"ETag": f'"{conflict.current}"'},
+        current_version=conflict.current,
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(RuleViolation, _on_rule_violation)
+    app.add_exception_handler(VersionConflict, _on_version_conflict)
     app.add_exception_handler(Exception, _on_unexpected_error)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Header, HTTPException, Query, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
+from sqlalchemy.exc import IntegrityError
 
-from taskora.server.api.deps import CallerDep, DatabaseDep, RelayDep
+from taskora.server.api.deps import CallerDep, CursorsDep, DatabaseDep, RelayDep
 from taskora.server.api.problems import InvalidParameter
 from taskora.server.domain.tasks import (
     Priority,
@@ -18,47 +23,151 @@ from taskora.server.domain.tasks import (
     TaskUpdate,
     normalize_tags,
 )
+from taskora.server.store import idempotency
 from taskora.server.store import tasks as store
-from taskora.server.store.tasks import InvalidCursor, TaskNotFound, TaskQuery
+from taskora.server.store.cursors import InvalidCursor
+from taskora.server.store.tasks import TaskNotFound, TaskQuery
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
-SortParam = Literal["created_at", "-created_at", "due_at", "-due_at", "priority", "-priority"]
+SortParam = Literal[
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "due_at",
+    "-due_at",
+    "priority",
+    "-priority",
+    "title",
+    "-title",
+]
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+ENTITY_TAG = re.compile(r'^\s*(?:"(\d{1,18})"|(\d{1,18}))\s*$')
+
+IfMatchHeader = Annotated[
+    str | None,
+    Header(description='The task\'s ETag, such as "3": change it only at that version.'),
+]
 
 
 def _not_found(error: TaskNotFound) -> HTTPException:
     return HTTPException(404, str(error))
 
 
+def _task_response(task: TaskOut, status_code: int = 200, **headers: str) -> JSONResponse:
+    return JSONResponse(
+        jsonable_encoder(task),
+        status_code=status_code,
+        headers={"ETag": f'"{task.version}"', **headers},
+    )
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    """Return the version an If-Match header asks for; None for no header or ``*``."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    match = ENTITY_TAG.fullmatch(if_match)
+    if match is None:
+        raise InvalidParameter(
+            "header.If-Match",
+            f'invalid entity tag {if_match!r}: send the task\'s ETag, such as "3"',
+        )
+    return int(match.group(1) or match.group(2))
+
+
 @router.post("", status_code=201, response_model=TaskOut)
 def create_task(
-    body: TaskCreate, caller: CallerDep, database: DatabaseDep, relay: RelayDep
-) -> TaskOut:
+    body: TaskCreate,
+    caller: CallerDep,
+    database: DatabaseDep,
+    relay: RelayDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(description="Makes a retry return the first response instead of a new task."),
+    ] = None,
+) -> JSONResponse:
     """Create a task and emit task.created."""
+    if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise InvalidParameter(
+            "header.Idempotency-Key", "must be 1 to 255 visible ASCII characters"
+        )
+    if idempotency_key is None:
+        with database.write() as session:
+            task = store.create_task(session, caller.id, caller.timezone, body)
+        relay.notify()
+        return _task_response(task, 201, Location=f"/api/tasks/{task.id}")
+
+    body_hash = idempotency.request_hash(body.model_dump(mode="json"))
+    try:
+        return _create_once(body, caller, database, relay, idempotency_key, body_hash)
+    except IntegrityError:
+        # A concurrent request with the same key committed first; replay its response.
+        logger.info("Idempotency-Key of user %d was stored concurrently; replaying", caller.id)
+        return _create_once(body, caller, database, relay, idempotency_key, body_hash)
+    except idempotency.KeyReused as error:
+        raise InvalidParameter("header.Idempotency-Key", str(error)) from None
+
+
+def _create_once(
+    body: TaskCreate,
+    caller: CallerDep,
+    database: DatabaseDep,
+    relay: RelayDep,
+    key: str,
+    body_hash: str,
+) -> JSONResponse:
     with database.write() as session:
-        task = store.create_task(session, caller.id, body)
+        stored = idempotency.find_response(session, caller.id, key, body_hash)
+        if stored is not None:
+            version = stored.body.get("version", 0)
+            return JSONResponse(
+                stored.body,
+                status_code=stored.status_code,
+                headers={"ETag": f'"{version}"', "Idempotent-Replayed": "true"},
+            )
+        task = store.create_task(session, caller.id, caller.timezone, body)
+        response = idempotency.StoredResponse(201, jsonable_encoder(task))
+        idempotency.save_response(session, caller.id, key, body_hash, response)
     relay.notify()
-    return task
+    return _task_response(task, 201, Location=f"/api/tasks/{task.id}")
 
 
 @router.get("", response_model=TaskPage)
 def list_tasks(
     caller: CallerDep,
     database: DatabaseDep,
+    cursors: CursorsDep,
     status: Annotated[Status | None, Query(description="Only tasks with this status.")] = None,
     priority: Annotated[
         list[Priority] | None, Query(description="Only tasks with any of these priorities.")
     ] = None,
-    tag: Annotated[
-        list[str] | None, Query(description="Only tasks with all of these tags.")
+    tag: Annotated[list[str] | None, Query(description="Only tasks with these tags.")] = None,
+    tag_mode: Annotated[
+        Literal["all", "any"], Query(description="'all': every tag; 'any': at least one.")
+    ] = "all",
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Words searched as prefixes in title and description."),
     ] = None,
+    due_before: Annotated[
+        AwareDatetime | None, Query(description="Only tasks due before this time.")
+    ] = None,
+    due_after: Annotated[
+        AwareDatetime | None, Query(description="Only tasks due at or after this time.")
+    ] = None,
+    overdue: Annotated[
+        bool, Query(description="Only pending tasks whose due date has passed.")
+    ] = False,
     sort: Annotated[
         SortParam, Query(description="Sort key; a leading '-' sorts in descending order.")
     ] = "created_at",
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=1000, description="next_cursor of the previous page.")
+    ] = None,
 ) -> TaskPage:
     """List the caller's tasks, one page at a time."""
     try:
@@ -69,64 +178,82 @@ def list_tasks(
         status=status,
         priorities=tuple(priority or ()),
         tags=tags,
+        any_tag=tag_mode == "any",
+        search=q,
+        due_before=due_before,
+        due_after=due_after,
+        overdue=overdue,
         sort=sort,
         limit=limit,
         cursor=cursor,
     )
     try:
         with database.read() as session:
-            items, next_cursor = store.list_tasks(session, caller.id, query)
+            items, next_cursor = store.list_tasks(session, caller.id, query, cursors)
     except InvalidCursor as error:
         raise HTTPException(400, f"invalid query.cursor: {error}") from None
     return TaskPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{task_id}", response_model=TaskOut)
-def get_task(task_id: int, caller: CallerDep, database: DatabaseDep) -> TaskOut:
+def get_task(task_id: int, caller: CallerDep, database: DatabaseDep) -> JSONResponse:
     """Return one task."""
     try:
         with database.read() as session:
-            return store.get_task(session, caller.id, task_id)
+            return _task_response(store.get_task(session, caller.id, task_id))
     except TaskNotFound as error:
         raise _not_found(error) from None
 
 
 @router.patch("/{task_id}", response_model=TaskOut)
 def update_task(
-    task_id: int, body: TaskUpdate, caller: CallerDep, database: DatabaseDep, relay: RelayDep
-) -> TaskOut:
+    task_id: int,
+    body: TaskUpdate,
+    caller: CallerDep,
+    database: DatabaseDep,
+    relay: RelayDep,
+    if_match: IfMatchHeader = None,
+) -> JSONResponse:
     """Change the fields present in the body and emit task.updated (or task.completed)."""
+    expected = _expected_version(if_match)
     try:
         with database.write() as session:
-            task = store.update_task(session, caller.id, task_id, body)
+            task = store.update_task(session, caller.id, task_id, body, expected)
     except TaskNotFound as error:
         raise _not_found(error) from None
     relay.notify()
-    return task
+    return _task_response(task)
 
 
 @router.post("/{task_id}/complete", response_model=TaskOut)
 def complete_task(
     task_id: int, caller: CallerDep, database: DatabaseDep, relay: RelayDep
-) -> TaskOut:
+) -> JSONResponse:
     """Mark a task completed and emit task.completed; a completed task is left as it is."""
     return _set_status(task_id, Status.COMPLETED, caller.id, database, relay)
 
 
 @router.post("/{task_id}/reopen", response_model=TaskOut)
-def reopen_task(task_id: int, caller: CallerDep, database: DatabaseDep, relay: RelayDep) -> TaskOut:
+def reopen_task(
+    task_id: int, caller: CallerDep, database: DatabaseDep, relay: RelayDep
+) -> JSONResponse:
     """Mark a task pending again and emit task.updated; a pending task is left as it is."""
     return _set_status(task_id, Status.PENDING, caller.id, database, relay)
 
 
 @router.delete("/{task_id}", status_code=204)
 def delete_task(
-    task_id: int, caller: CallerDep, database: DatabaseDep, relay: RelayDep
+    task_id: int,
+    caller: CallerDep,
+    database: DatabaseDep,
+    relay: RelayDep,
+    if_match: IfMatchHeader = None,
 ) -> Response:
     """Delete a task and emit task.deleted."""
+    expected = _expected_version(if_match)
     try:
         with database.write() as session:
-            store.delete_task(session, caller.id, task_id)
+            store.delete_task(session, caller.id, task_id, expected)
     except TaskNotFound as error:
         raise _not_found(error) from None
     relay.notify()
@@ -135,11 +262,11 @@ def delete_task(
 
 def _set_status(
     task_id: int, status: Status, user_id: int, database: DatabaseDep, relay: RelayDep
-) -> TaskOut:
+) -> JSONResponse:
     try:
         with database.write() as session:
             task = store.set_status(session, user_id, task_id, status)
     except TaskNotFound as error:
         raise _not_found(error) from None
     relay.notify()
-    return task
+    return _task_response(task)

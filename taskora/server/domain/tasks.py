@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
+
+from taskora.server.domain.rules import check_duration, check_rule, check_timezone, parse_due
 
 TITLE_MAX_LENGTH = 500
 DESCRIPTION_MAX_LENGTH = 20_000
 TAG_MAX_LENGTH = 64
 TAGS_MAX_COUNT = 50
-TAG_PATTERN = re.compile(r"^[a-z0-9_\-/:.]+$")
+# \w covers letters and digits of every script, plus the underscore.
+TAG_PATTERN = re.compile(r"^[\w\-/:.]+$")
 
 
 class Status(StrEnum):
@@ -73,6 +84,49 @@ def normalize_tags(values: list[str]) -> list[str]:
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX_LENGTH)]
 
 
+class RecurrenceAnchor(StrEnum):
+    DUE = "due"
+    COMPLETION = "completion"
+
+
+class Recurrence(BaseModel):
+    """How a task repeats: an RFC 5545 RRULE and what the next occurrence counts from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: str = Field(description="An RRULE without DTSTART, such as FREQ=WEEKLY;BYDAY=MO,WE.")
+    anchor: RecurrenceAnchor = Field(
+        RecurrenceAnchor.DUE,
+        description="'due': the next date follows the previous due date; "
+        "'completion': it follows the completion time.",
+    )
+
+    @field_validator("rule")
+    @classmethod
+    def _check_rule(cls, value: str) -> str:
+        return check_rule(value)
+
+
+DueInput = Annotated[
+    AwareDatetime | date,
+    BeforeValidator(parse_due),
+    Field(
+        description="RFC 3339 timestamp with an offset, or a date alone meaning 23:59:59 "
+        "that day in the task's time zone."
+    ),
+]
+TimezoneName = Annotated[
+    str,
+    AfterValidator(check_timezone),
+    Field(description="IANA time zone name, such as Europe/Berlin."),
+]
+Duration = Annotated[
+    str,
+    AfterValidator(check_duration),
+    Field(description="ISO 8601 duration before due_at, such as PT15M or P1D."),
+]
+
+
 class TaskCreate(BaseModel):
     """The body of ``POST /api/tasks``."""
 
@@ -82,7 +136,10 @@ class TaskCreate(BaseModel):
     description: Description = ""
     priority: Priority = Priority.MEDIUM
     tags: list[str] = Field(default_factory=list, description="Up to 50 tags.")
-    due_at: AwareDatetime | None = Field(None, description="RFC 3339 timestamp with an offset.")
+    due_at: DueInput | None = None
+    timezone: TimezoneName | None = Field(None, description="Default: the user's time zone.")
+    recurrence: Recurrence | None = None
+    remind_before: Duration | None = None
 
     @field_validator("title")
     @classmethod
@@ -94,11 +151,6 @@ class TaskCreate(BaseModel):
     def _check_tags(cls, value: list[str]) -> list[str]:
         return normalize_tags(value)
 
-    @field_validator("due_at")
-    @classmethod
-    def _to_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else value.astimezone(UTC)
-
 
 class TaskUpdate(BaseModel):
     """The body of ``PATCH /api/tasks/{id}``: only the fields present are changed."""
@@ -109,7 +161,10 @@ class TaskUpdate(BaseModel):
     description: Description | None = None
     priority: Priority | None = None
     tags: list[str] | None = None
-    due_at: AwareDatetime | None = None
+    due_at: DueInput | None = None
+    timezone: TimezoneName | None = None
+    recurrence: Recurrence | None = None
+    remind_before: Duration | None = None
     status: Status | None = None
 
     @field_validator("title")
@@ -126,17 +181,19 @@ class TaskUpdate(BaseModel):
             raise ValueError("tags cannot be null; send [] to remove every tag")
         return normalize_tags(value)
 
-    @field_validator("due_at")
-    @classmethod
-    def _to_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else value.astimezone(UTC)
-
-    @field_validator("description", "priority", "status")
+    @field_validator("description", "priority", "status", "timezone")
     @classmethod
     def _check_not_null(cls, value: object) -> object:
         if value is None:
             raise ValueError("this field cannot be null")
         return value
+
+
+class RecurrenceOut(BaseModel):
+    """A stored recurrence, returned without validating the rule again."""
+
+    rule: str
+    anchor: RecurrenceAnchor
 
 
 class TaskOut(BaseModel):
@@ -149,6 +206,9 @@ class TaskOut(BaseModel):
     priority: Priority
     tags: list[str]
     due_at: datetime | None
+    timezone: str
+    recurrence: RecurrenceOut | None
+    remind_before: str | None
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None

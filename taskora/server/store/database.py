@@ -10,6 +10,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -127,9 +129,14 @@ def _alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str) -> None:
-    """Apply every pending migration to the database at ``url``."""
-    logger.info("Applying database migrations to %s", describe_url(url))
+def upgrade(url: str) -> list[str]:
+    """Apply every pending migration to the database at ``url``; return their revisions."""
+    pending = pending_migrations(url)
+    if not pending:
+        logger.info("The database %s is up to date", describe_url(url))
+        return []
+
+    logger.info("Applying database migrations %s to %s", ", ".join(pending), describe_url(url))
     engine = create_database_engine(url)
     try:
         with engine.begin() as connection:
@@ -138,3 +145,17 @@ def upgrade(url: str) -> None:
             command.upgrade(config, "head")
     finally:
         engine.dispose()
+    return pending
+
+
+def pending_migrations(url: str) -> list[str]:
+    """Return the revisions that ``upgrade`` would apply, oldest first."""
+    script = ScriptDirectory.from_config(_alembic_config(url))
+    engine = create_database_engine(url)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_heads()
+    finally:
+        engine.dispose()
+    revisions = script.iterate_revisions("heads", current or "base")
+    return [revision.revision for revision in reversed(list(revisions))]

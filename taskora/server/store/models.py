@@ -17,6 +17,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -72,6 +74,7 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -104,6 +107,10 @@ class Task(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
+    recurrence_rule: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    recurrence_anchor: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    remind_before: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     tag_rows: Mapped[list[TaskTag]] = relationship(
         cascade="all, delete-orphan",
@@ -118,6 +125,9 @@ class Task(Base):
         Index("ix_tasks_user_id_created_at", "user_id", "created_at", "id"),
         Index("ix_tasks_user_id_due_at", "user_id", "due_at", "id"),
         Index("ix_tasks_user_id_priority", "user_id", "priority", "id"),
+        Index("ix_tasks_user_id_updated_at", "user_id", "updated_at", "id"),
+        Index("ix_tasks_user_id_title", "user_id", func.lower(text("title")), "id"),
+        Index("ix_tasks_user_id_status_due_at", "user_id", "status", "due_at", "id"),
     )
 
     @property
@@ -134,6 +144,30 @@ class TaskTag(Base):
     tag: Mapped[str] = mapped_column(String(64), primary_key=True)
 
     __table_args__ = (Index("ix_task_tags_tag_task_id", "tag", "task_id"),)
+
+
+class IdempotencyKey(Base):
+    """The first response to a ``POST /api/tasks`` that carried an ``Idempotency-Key``."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(SmallInteger)
+    response: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class ServiceKey(Base):
+    """A random key made by the migrations and shared by every replica, such as the cursor key."""
+
+    __tablename__ = "service_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
 
 
 class EventRecord(Base):

@@ -3,19 +3,20 @@ same transaction, so an event exists exactly when its change was committed."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 
+from taskora.server.domain.rules import RuleViolation, resolve_due
 from taskora.server.domain.tasks import (
     Priority,
+    RecurrenceAnchor,
+    RecurrenceOut,
     Status,
     TaskCreate,
     TaskOut,
@@ -23,9 +24,13 @@ from taskora.server.domain.tasks import (
     utc_now,
 )
 from taskora.server.events.cloudevents import EventType, build_task_event
+from taskora.server.store.cursors import CursorCodec
 from taskora.server.store.models import EventRecord, Task, TaskTag
 
 logger = logging.getLogger(__name__)
+
+SEARCH_WORD = re.compile(r"\w+")
+MAX_SEARCH_WORDS = 16
 
 
 class TaskNotFound(Exception):
@@ -34,8 +39,17 @@ class TaskNotFound(Exception):
         self.task_id = task_id
 
 
-class InvalidCursor(Exception):
-    """A ``cursor`` query value that this server did not issue for this sort."""
+class VersionConflict(Exception):
+    """``If-Match`` named a version that the task no longer has."""
+
+    def __init__(self, task_id: int, expected: int, current: int) -> None:
+        super().__init__(
+            f"task {task_id} is at version {current}, not {expected}: "
+            "fetch it again and reapply the change"
+        )
+        self.task_id = task_id
+        self.expected = expected
+        self.current = current
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,11 @@ class TaskQuery:
     status: Status | None = None
     priorities: tuple[Priority, ...] = ()
     tags: tuple[str, ...] = ()
+    any_tag: bool = False
+    search: str | None = None
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    overdue: bool = False
     sort: str = "created_at"
     limit: int = 50
     cursor: str | None = None
@@ -59,6 +78,12 @@ class TaskQuery:
 
 
 def to_out(task: Task) -> TaskOut:
+    recurrence = None
+    if task.recurrence_rule is not None:
+        recurrence = RecurrenceOut(
+            rule=task.recurrence_rule,
+            anchor=RecurrenceAnchor(task.recurrence_anchor or RecurrenceAnchor.DUE),
+        )
     return TaskOut(
         id=task.id,
         title=task.title,
@@ -67,6 +92,9 @@ def to_out(task: Task) -> TaskOut:
         priority=Priority.from_rank(task.priority),
         tags=task.tags,
         due_at=task.due_at,
+        timezone=task.timezone,
+        recurrence=recurrence,
+        remind_before=task.remind_before,
         created_at=task.created_at,
         updated_at=task.updated_at,
         completed_at=task.completed_at,
@@ -96,21 +124,37 @@ def _load(session: Session, user_id: int, task_id: int) -> Task:
     return task
 
 
-def create_task(session: Session, user_id: int, body: TaskCreate) -> TaskOut:
+def _check_due_dependents(task: Task) -> None:
+    """Reject a recurrence or a reminder on a task without a due date."""
+    if task.due_at is not None:
+        return
+    if task.recurrence_rule is not None:
+        raise RuleViolation("body.recurrence", "a recurring task needs a due_at")
+    if task.remind_before is not None:
+        raise RuleViolation("body.remind_before", "a reminder needs a due_at")
+
+
+def create_task(session: Session, user_id: int, default_timezone: str, body: TaskCreate) -> TaskOut:
     now = utc_now()
+    timezone = body.timezone or default_timezone
     task = Task(
         user_id=user_id,
         title=body.title,
         description=body.description,
         status=Status.PENDING.value,
         priority=body.priority.rank,
-        due_at=body.due_at,
+        due_at=resolve_due(body.due_at, timezone),
+        timezone=timezone,
+        recurrence_rule=body.recurrence.rule if body.recurrence else None,
+        recurrence_anchor=body.recurrence.anchor.value if body.recurrence else None,
+        remind_before=body.remind_before,
         created_at=now,
         updated_at=now,
         completed_at=None,
         version=1,
         tag_rows=[TaskTag(tag=tag) for tag in body.tags],
     )
+    _check_due_dependents(task)
     session.add(task)
     session.flush()
     out = to_out(task)
@@ -122,46 +166,62 @@ def get_task(session: Session, user_id: int, task_id: int) -> TaskOut:
     return to_out(_load(session, user_id, task_id))
 
 
-def _set_status(task: Task, status: Status, now: datetime) -> None:
-    task.status = status.value
-    task.completed_at = now if status is Status.COMPLETED else None
+def _check_version(task: Task, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != task.version:
+        raise VersionConflict(task.id, expected_version, task.version)
 
 
-def update_task(session: Session, user_id: int, task_id: int, body: TaskUpdate) -> TaskOut:
-    """Apply the fields present in ``body``; a change that alters nothing emits no event."""
-    task = _load(session, user_id, task_id)
+def _apply(task: Task, body: TaskUpdate, now: datetime) -> bool:
+    """Copy the fields present in ``body`` onto ``task``; return whether anything changed."""
     fields = body.model_fields_set
-    now = utc_now()
-    changed = False
-    completed = False
+    before = to_out(task)
 
-    if "title" in fields and body.title != task.title:
-        task.title = body.title  # type: ignore[assignment]
-        changed = True
-    if "description" in fields and body.description != task.description:
-        task.description = body.description  # type: ignore[assignment]
-        changed = True
-    if "priority" in fields and body.priority is not None and body.priority.rank != task.priority:
+    if "title" in fields and body.title is not None:
+        task.title = body.title
+    if "description" in fields and body.description is not None:
+        task.description = body.description
+    if "priority" in fields and body.priority is not None:
         task.priority = body.priority.rank
-        changed = True
-    if "due_at" in fields and body.due_at != task.due_at:
-        task.due_at = body.due_at
-        changed = True
+    if "timezone" in fields and body.timezone is not None:
+        task.timezone = body.timezone
+    if "due_at" in fields:
+        task.due_at = resolve_due(body.due_at, task.timezone)
+    if "recurrence" in fields:
+        task.recurrence_rule = body.recurrence.rule if body.recurrence else None
+        task.recurrence_anchor = body.recurrence.anchor.value if body.recurrence else None
+    if "remind_before" in fields:
+        task.remind_before = body.remind_before
     if "tags" in fields and body.tags is not None and body.tags != task.tags:
         task.tag_rows = [TaskTag(tag=tag) for tag in body.tags]
-        changed = True
     if "status" in fields and body.status is not None and body.status.value != task.status:
-        _set_status(task, body.status, now)
-        completed = body.status is Status.COMPLETED
-        changed = True
+        task.status = body.status.value
+        task.completed_at = now if body.status is Status.COMPLETED else None
 
-    if not changed:
+    _check_due_dependents(task)
+    return to_out(task) != before
+
+
+def update_task(
+    session: Session,
+    user_id: int,
+    task_id: int,
+    body: TaskUpdate,
+    expected_version: int | None = None,
+) -> TaskOut:
+    """Apply the fields present in ``body``; a change that alters nothing emits no event."""
+    task = _load(session, user_id, task_id)
+    _check_version(task, expected_version)
+    was_completed = task.status == Status.COMPLETED.value
+    now = utc_now()
+
+    if not _apply(task, body, now):
         return to_out(task)
 
     task.updated_at = now
     task.version += 1
     session.flush()
     out = to_out(task)
+    completed = out.status is Status.COMPLETED and not was_completed
     _append_event(session, EventType.COMPLETED if completed else EventType.UPDATED, out, user_id)
     return out
 
@@ -171,110 +231,130 @@ def set_status(session: Session, user_id: int, task_id: int, status: Status) -> 
     return update_task(session, user_id, task_id, TaskUpdate(status=status))
 
 
-def delete_task(session: Session, user_id: int, task_id: int) -> None:
+def delete_task(
+    session: Session, user_id: int, task_id: int, expected_version: int | None = None
+) -> None:
     task = _load(session, user_id, task_id)
+    _check_version(task, expected_version)
     out = to_out(task)
     session.delete(task)
     _append_event(session, EventType.DELETED, out, user_id)
 
 
-def _encode_cursor(sort_key: str, value: Any, task_id: int) -> str:
-    raw = json.dumps({"s": sort_key, "v": value, "i": task_id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+def _search_condition(session: Session, words: list[str]) -> ColumnElement[bool]:
+    """Match tasks whose title or description has every word as a prefix of one of its words."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Must match the expression of the ix_tasks_search GIN index.
+        document = func.to_tsvector(literal_column("'simple'"), Task.title + " " + Task.description)
+        query = " & ".join(f"{word}:*" for word in words)
+        return document.op("@@")(func.to_tsquery(literal_column("'simple'"), query))
+
+    # FTS5 query syntax: a double-quoted string followed by * is a prefix query.
+    match = " ".join(f'"{word}"*' for word in words)
+    matching_ids = text("SELECT rowid FROM tasks_search WHERE tasks_search MATCH :match")
+    return Task.id.in_(matching_ids.bindparams(match=match).columns())
 
 
-def _decode_cursor(cursor: str, sort_key: str) -> tuple[Any, int]:
-    """Return the (sort value, id) after which the next page starts."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, UnicodeError, binascii.Error) as error:
-        raise InvalidCursor("cursor is not one this server issued") from error
-
-    if not isinstance(data, dict) or set(data) != {"s", "v", "i"}:
-        raise InvalidCursor("cursor is not one this server issued")
-    if data["s"] != sort_key:
-        raise InvalidCursor(
-            f"cursor was issued for sort {data['s']!r}, not {sort_key!r}: "
-            "repeat the first request's sort or drop the cursor"
-        )
-    task_id = data["i"]
-    value = data["v"]
-    if not isinstance(task_id, int) or isinstance(task_id, bool):
-        raise InvalidCursor("cursor is not one this server issued")
-
-    if sort_key == "priority":
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 3:
-            raise InvalidCursor("cursor is not one this server issued")
-        return value, task_id
-    if value is None and sort_key == "due_at":
-        return None, task_id
-    if not isinstance(value, str):
-        raise InvalidCursor("cursor is not one this server issued")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as error:
-        raise InvalidCursor("cursor is not one this server issued") from error
-    if moment.tzinfo is None:
-        raise InvalidCursor("cursor is not one this server issued")
-    return moment, task_id
+def search_words(search: str) -> list[str]:
+    """Split a search into the words that are matched as prefixes (lower-cased)."""
+    return [word.lower() for word in SEARCH_WORD.findall(search)][:MAX_SEARCH_WORDS]
 
 
-def _cursor_value(task: Task, sort_key: str) -> Any:
-    value = getattr(task, sort_key)
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
-def _order_and_seek(statement: Select[tuple[Task]], query: TaskQuery) -> Select[tuple[Task]]:
-    column = getattr(Task, query.sort_key)
-    descending = query.descending
-    after = None if query.cursor is None else _decode_cursor(query.cursor, query.sort_key)
-
-    if query.sort_key != "due_at":
-        ordering = (column.desc(), Task.id.desc()) if descending else (column, Task.id)
-        statement = statement.order_by(*ordering)
-        if after is not None:
-            value, task_id = after
-            beyond = column < value if descending else column > value
-            id_beyond = Task.id < task_id if descending else Task.id > task_id
-            statement = statement.where(or_(beyond, and_(column == value, id_beyond)))
-        return statement
-
-    # Tasks without a due date come last in both directions, ordered by id among themselves.
-    no_due = Task.due_at.is_(None)
-    if descending:
-        statement = statement.order_by(no_due, Task.due_at.desc(), Task.id.desc())
-    else:
-        statement = statement.order_by(no_due, Task.due_at, Task.id)
-    if after is None:
-        return statement
-
-    value, task_id = after
-    id_after = Task.id < task_id if descending else Task.id > task_id
-    if value is None:
-        return statement.where(no_due, id_after)
-    due_after = Task.due_at < value if descending else Task.due_at > value
-    return statement.where(or_(due_after, and_(Task.due_at == value, id_after), no_due))
-
-
-def list_tasks(
-    session: Session, user_id: int, query: TaskQuery
-) -> tuple[list[TaskOut], str | None]:
-    """Return one page of the user's tasks and the cursor of the next page, if any."""
+def _filtered(session: Session, user_id: int, query: TaskQuery) -> Select[tuple[Task]]:
     statement = select(Task).where(Task.user_id == user_id)
     if query.status is not None:
         statement = statement.where(Task.status == query.status.value)
     if query.priorities:
         statement = statement.where(Task.priority.in_([p.rank for p in query.priorities]))
-    for tag in query.tags:
-        statement = statement.where(exists().where(TaskTag.task_id == Task.id, TaskTag.tag == tag))
+    if query.tags and query.any_tag:
+        statement = statement.where(
+            exists().where(TaskTag.task_id == Task.id, TaskTag.tag.in_(query.tags))
+        )
+    elif query.tags:
+        for tag in query.tags:
+            statement = statement.where(
+                exists().where(TaskTag.task_id == Task.id, TaskTag.tag == tag)
+            )
+    if query.search:
+        words = search_words(query.search)
+        if words:
+            statement = statement.where(_search_condition(session, words))
+    if query.due_before is not None:
+        statement = statement.where(Task.due_at < query.due_before)
+    if query.due_after is not None:
+        statement = statement.where(Task.due_at >= query.due_after)
+    if query.overdue:
+        statement = statement.where(Task.status == Status.PENDING.value, Task.due_at < utc_now())
+    return statement
 
-    statement = _order_and_seek(statement, query).limit(query.limit + 1)
-    rows = list(session.scalars(statement))
+
+def _sort_column(sort_key: str) -> Any:
+    if sort_key == "title":
+        return func.lower(Task.title)
+    return getattr(Task, sort_key)
+
+
+def _seek(
+    statement: Select[tuple[Task]], column: Any, after: tuple[Any, int] | None, descending: bool
+) -> Select[tuple[Task]]:
+    """Order by ``column`` then id, starting after the (value, id) of the previous page."""
+    if descending:
+        statement = statement.order_by(column.desc(), Task.id.desc())
+    else:
+        statement = statement.order_by(column, Task.id)
+    if after is None:
+        return statement
+    value, task_id = after
+    beyond = column < value if descending else column > value
+    id_beyond = Task.id < task_id if descending else Task.id > task_id
+    return statement.where(or_(beyond, and_(column == value, id_beyond)))
+
+
+def _cursor_value(task: Task, sort_key: str) -> Any:
+    if sort_key == "title":
+        return task.title.lower()
+    value = getattr(task, sort_key)
+    return value.isoformat() if isinstance(value, (datetime, date)) else value
+
+
+def list_tasks(
+    session: Session, user_id: int, query: TaskQuery, cursors: CursorCodec
+) -> tuple[list[TaskOut], str | None]:
+    """Return one page of the user's tasks and the cursor of the next page, if any.
+
+    Sorting by due date reads tasks with a due date first and then those without, as two
+    indexed queries, because SQLite and PostgreSQL disagree on where NULL sorts and neither
+    uses an index for "NULLS LAST" in both directions.
+    """
+    after = None if query.cursor is None else cursors.decode(query.cursor, query.sort_key)
+    filtered = _filtered(session, user_id, query)
+    wanted = query.limit + 1
+    rows: list[Task] = []
+
+    if query.sort_key != "due_at":
+        statement = _seek(filtered, _sort_column(query.sort_key), after, query.descending)
+        rows = list(session.scalars(statement.limit(wanted)))
+    else:
+        in_undated_part = after is not None and after[0] is None
+        if not in_undated_part:
+            dated = _seek(
+                filtered.where(Task.due_at.is_not(None)), Task.due_at, after, query.descending
+            )
+            rows = list(session.scalars(dated.limit(wanted)))
+        if len(rows) < wanted:
+            undated_after = (None, after[1]) if in_undated_part and after else None
+            undated = filtered.where(Task.due_at.is_(None))
+            if undated_after is not None:
+                task_id = undated_after[1]
+                undated = undated.where(
+                    Task.id < task_id if query.descending else Task.id > task_id
+                )
+            undated = undated.order_by(Task.id.desc() if query.descending else Task.id)
+            rows += list(session.scalars(undated.limit(wanted - len(rows))))
 
     next_cursor = None
     if len(rows) > query.limit:
         rows = rows[: query.limit]
         last = rows[-1]
-        next_cursor = _encode_cursor(query.sort_key, _cursor_value(last, query.sort_key), last.id)
+        next_cursor = cursors.encode(query.sort_key, _cursor_value(last, query.sort_key), last.id)
     return [to_out(row) for row in rows], next_cursor

@@ -51,8 +51,8 @@ def issue_token(session: Session, user: User, label: str) -> str:
     return token
 
 
-def create_user(session: Session, name: str) -> tuple[User, str]:
-    """Create the user ``name`` and its first API token."""
+def create_user(session: Session, name: str, timezone: str = "UTC") -> tuple[User, str]:
+    """Create the user ``name`` and its first API token; ``timezone`` must be a valid name."""
     if not USER_NAME_PATTERN.fullmatch(name):
         raise InvalidUserName(
             f"invalid user name {name!r}: use 1 to 64 letters, digits, '.', '_' or '-'"
@@ -60,7 +60,7 @@ def create_user(session: Session, name: str) -> tuple[User, str]:
     if session.scalar(select(User).where(User.name == name)) is not None:
         raise UserExists(f"user {name!r} already exists: choose another name")
 
-    user = User(name=name, created_at=utc_now())
+    user = User(name=name, timezone=timezone, created_at=utc_now())
     session.add(user)
     session.flush()
     token = issue_token(session, user, label="created")
@@ -74,7 +74,9 @@ def authenticate(session: Session, token: str) -> User | None:
     return None if row is None else row.user
 
 
-def bootstrap_local_user(session: Session, saved_token: str | None) -> str | None:
+def bootstrap_local_user(
+    session: Session, saved_token: str | None, timezone: str = "UTC"
+) -> str | None:
     """Make sure the local user exists and that the CLI has a working token.
 
     Returns a new token for the local user when ``saved_token`` is missing or unknown to
@@ -85,7 +87,7 @@ def bootstrap_local_user(session: Session, saved_token: str | None) -> str | Non
 
     user = session.scalar(select(User).where(User.name == LOCAL_USER_NAME))
     if user is None:
-        _, token = create_user(session, LOCAL_USER_NAME)
+        _, token = create_user(session, LOCAL_USER_NAME, timezone)
         return token
     logger.info("Issued a new API token for the existing user %s", LOCAL_USER_NAME)
     return issue_token(session, user, label="cli-config")
