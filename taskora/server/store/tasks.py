@@ -9,7 +9,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, literal_column, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    column,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy.orm import Session
 
 from taskora.server.domain.rules import RuleViolation, resolve_due
@@ -30,6 +41,8 @@ from taskora.server.store.models import EventRecord, Task, TaskTag
 logger = logging.getLogger(__name__)
 
 SEARCH_WORD = re.compile(r"\w+")
+# The SQLite FTS5 table that the migrations create and triggers keep in step with tasks.
+SEARCH_TABLE = table("tasks_search", column("rowid"), column("tasks_search"))
 MAX_SEARCH_WORDS = 16
 
 
@@ -251,8 +264,10 @@ def _search_condition(session: Session, words: list[str]) -> ColumnElement[bool]
 
     # FTS5 query syntax: a double-quoted string followed by * is a prefix query.
     match = " ".join(f'"{word}"*' for word in words)
-    matching_ids = text("SELECT rowid FROM tasks_search WHERE tasks_search MATCH :match")
-    return Task.id.in_(matching_ids.bindparams(match=match).columns())
+    matching_ids = select(SEARCH_TABLE.c.rowid).where(
+        SEARCH_TABLE.c.tasks_search.op("MATCH")(match)
+    )
+    return Task.id.in_(matching_ids)
 
 
 def search_words(search: str) -> list[str]:
