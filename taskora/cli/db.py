@@ -19,8 +19,8 @@ DatabaseUrlOption = Annotated[
     str | None,
     typer.Option(
         envvar="TASKORA_DATABASE_URL",
-        help="sqlite:///FILE or postgresql://USER@HOST:PORT/DB. "
-        "[default: the embedded SQLite database]",
+        help="sqlite:///FILE or postgresql://USER@HOST:PORT/DB.",
+        show_default="taskora.db in --data-dir",
         show_envvar=True,
     ),
 ]

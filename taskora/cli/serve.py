@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated
 
 import typer
@@ -18,7 +18,7 @@ from taskora.cli.config_file import (
 )
 from taskora.cli.logs import configure_logging
 from taskora.cli.settings import build_settings
-from taskora.config import Settings
+from taskora.config import Settings, default_data_dir
 from taskora.errors import TaskoraError
 
 logger = logging.getLogger(__name__)
@@ -35,15 +35,19 @@ EPILOG = (
 
 def serve(
     host: Annotated[
-        str | None, typer.Option(help="Address to listen on. [default: 127.0.0.1]")
+        str | None,
+        typer.Option(envvar="TASKORA_HOST", help="Address to listen on.", show_default="127.0.0.1"),
     ] = None,
-    port: Annotated[int | None, typer.Option(help="TCP port to listen on. [default: 8000]")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(envvar="TASKORA_PORT", help="TCP port to listen on.", show_default="8000"),
+    ] = None,
     database_url: Annotated[
         str | None,
         typer.Option(
             envvar="TASKORA_DATABASE_URL",
-            help="sqlite:///FILE or postgresql://USER@HOST:PORT/DB. "
-            "[default: taskora.db in the user data directory]",
+            help="sqlite:///FILE or postgresql://USER@HOST:PORT/DB.",
+            show_default="taskora.db in --data-dir",
             show_envvar=True,
         ),
     ] = None,
@@ -51,20 +55,26 @@ def serve(
         Path | None,
         typer.Option(
             envvar="TASKORA_DATA_DIR",
-            help="Directory of the embedded database. [default: the user data directory]",
+            help="Directory of the embedded database.",
+            show_default=str(default_data_dir()),
             show_envvar=True,
         ),
     ] = None,
     log_level: Annotated[
-        str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR. [default: INFO]")
+        str | None,
+        typer.Option(
+            envvar="TASKORA_LOG_LEVEL",
+            help="DEBUG, INFO, WARNING, ERROR or CRITICAL.",
+            show_default="INFO",
+        ),
     ] = None,
     migrate: Annotated[
         bool | None,
         typer.Option(
             "--migrate/--no-migrate",
             help="Apply pending migrations at start. With --no-migrate the service refuses "
-            "to start on a database that needs `taskora db upgrade`. [default: --migrate]",
-            show_default=False,
+            "to start on a database that needs `taskora db upgrade`.",
+            show_default="--migrate",
         ),
     ] = None,
 ) -> None:
@@ -82,19 +92,25 @@ def serve(
     # Imported here so that client commands never load the server's dependencies.
     from taskora.server import runner
 
-    logger.info("Database: %s", _describe_database(settings))
     try:
-        if settings.migrate_on_start:
-            runner.prepare_database(settings)
-        else:
-            runner.check_database(settings)
-        if settings.uses_default_database:
-            _save_local_credentials(settings, runner.ensure_local_user)
-    except runner.DatabaseError as error:
+        sock = runner.listen(settings.host, settings.port)
+    except runner.ListenError as error:
         raise TaskoraError(str(error)) from None
 
-    # The schema was brought up to date or checked above, so the app's start-up skips it.
-    runner.run(settings.model_copy(update={"migrate_on_start": False}))
+    with sock:
+        logger.info("Database: %s", _describe_database(settings))
+        try:
+            if settings.migrate_on_start:
+                runner.prepare_database(settings)
+            else:
+                runner.check_database(settings)
+            if settings.uses_default_database:
+                _save_local_credentials(settings, runner, sock.getsockname()[1])
+        except runner.DatabaseError as error:
+            raise TaskoraError(str(error)) from None
+
+        # The schema was brought up to date or checked above, so the app's start-up skips it.
+        runner.run(settings.model_copy(update={"migrate_on_start": False}), sock)
 
 
 def _describe_database(settings: Settings) -> str:
@@ -106,7 +122,7 @@ def _describe_database(settings: Settings) -> str:
     return describe_url(settings.resolved_database_url)
 
 
-def _client_url(settings: Settings) -> str:
+def _client_url(settings: Settings, port: int) -> str:
     host = settings.host
     if host in {"0.0.0.0", ""}:
         host = "127.0.0.1"
@@ -114,22 +130,38 @@ def _client_url(settings: Settings) -> str:
         host = "::1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{settings.port}"
+    return f"http://{host}:{port}"
 
 
-def _save_local_credentials(
-    settings: Settings, ensure_local_user: Callable[[Settings, str | None], str | None]
-) -> None:
-    """Save the local user's token and this server's URL in the CLI config file."""
+def _save_local_credentials(settings: Settings, runner: ModuleType, port: int) -> None:
+    """Point the CLI config file at this server with a working token of the local user.
+
+    A config file whose token belongs to another database, and whose URL names another
+    server, is left alone, so a second server started for a test does not take over the
+    CLI from the first.
+    """
     try:
         saved = load_config()
     except ConfigFileError as error:
         raise TaskoraError(str(error)) from None
+    url = _client_url(settings, port)
 
-    token = ensure_local_user(settings, saved.token) or saved.token
-    url = _client_url(settings)
-    if token == saved.token and url == saved.url:
-        logger.info("The CLI config %s already points at this server", config_path())
+    if saved.token and runner.token_is_valid(settings, saved.token):
+        if saved.url != url:
+            save_config(ClientConfig(url=url, token=saved.token))
+            logger.info("Pointed the CLI config %s at %s", config_path(), url)
         return
+    if saved.token and saved.url and saved.url != url:
+        logger.warning(
+            "The CLI config %s belongs to the server at %s, so it is left unchanged. "
+            "To use this server, create a user with `taskora users create NAME` (with this "
+            "server's --data-dir) and pass --url %s --token TOKEN.",
+            config_path(),
+            saved.url,
+            url,
+        )
+        return
+
+    token = runner.ensure_local_user(settings, saved.token) or saved.token
     path = save_config(ClientConfig(url=url, token=token))
     logger.info("Saved the local user's API token and %s in %s", url, path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from taskora.server.store.users import (
     InvalidUserName,
     UserError,
     UserExists,
+    authenticate,
     bootstrap_local_user,
     create_user,
 )
@@ -75,6 +77,16 @@ def local_timezone() -> str:
     except ValueError:
         logger.info("Using UTC: the local time zone %r is not an IANA name", name)
         return "UTC"
+
+
+def token_is_valid(settings: Settings, token: str) -> bool:
+    """Return whether ``token`` belongs to a user of the database."""
+    database = Database(settings.resolved_database_url)
+    try:
+        with database.read() as session:
+            return authenticate(session, token) is not None
+    finally:
+        database.dispose()
 
 
 def ensure_local_user(settings: Settings, saved_token: str | None) -> str | None:
@@ -131,19 +143,49 @@ class _GracefulServer(uvicorn.Server):
         self.should_exit = True
 
 
-def run(settings: Settings) -> None:
-    """Serve until SIGINT or SIGTERM, then stop gracefully."""
+class ListenError(Exception):
+    """The service cannot listen on the requested address."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind and listen on ``host``:``port`` before any other start-up work.
+
+    Binding first means a port that is taken fails the start at once, before migrations
+    run, and the log line about listening is true when it is written.
+    """
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as error:
+        raise ListenError(f"cannot listen on {host!r}: {error.strerror}. Check --host.") from None
+
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        reason = error.strerror or str(error)
+        raise ListenError(
+            f"cannot listen on {_format_host(host)}:{port}: {reason}. "
+            "Stop the program using it or pass another --port."
+        ) from None
+    return sock
+
+
+def run(settings: Settings, sock: socket.socket) -> None:
+    """Serve on ``sock`` until SIGINT or SIGTERM, then stop gracefully."""
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
-        port=settings.port,
+        port=sock.getsockname()[1],
         log_config=None,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         proxy_headers=True,
     )
     server = _GracefulServer(config)
-    logger.info("Listening on http://%s:%d", _format_host(settings.host), settings.port)
-    server.run()
+    logger.info("Listening on http://%s:%d", _format_host(settings.host), config.port)
+    server.run(sockets=[sock])
 
 
 def _format_host(host: str) -> str:
@@ -153,12 +195,15 @@ def _format_host(host: str) -> str:
 __all__ = [
     "DatabaseError",
     "InvalidUserName",
+    "ListenError",
     "UserError",
     "UserExists",
     "add_user",
     "check_database",
+    "listen",
     "local_timezone",
     "ensure_local_user",
     "prepare_database",
     "run",
+    "token_is_valid",
 ]

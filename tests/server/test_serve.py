@@ -204,3 +204,64 @@ def test_sigterm_with_open_stream_stops_cleanly(server: ServerProcess) -> None:
     # stop() kills the process after 15 s, which would show as -9 here.
     assert code == 0
     assert "Service stopped" in server.log
+
+
+def test_database_file_is_private(server: ServerProcess) -> None:
+    server.start()
+    data = server.home / "data" / "taskora"
+
+    assert stat.S_IMODE((data / "taskora.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+
+
+def test_busy_port_fails_before_start(server: ServerProcess, tmp_path: Path) -> None:
+    server.start()
+
+    result = run_taskora(isolated_env(tmp_path / "second"), "serve", "--port", str(server.port))
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: cannot listen on 127.0.0.1:{server.port}: Address already in use. "
+        "Stop the program using it or pass another --port."
+    )
+    assert "Database:" not in result.stderr
+
+
+def test_second_server_leaves_config_alone(server: ServerProcess, tmp_path: Path) -> None:
+    server.start()
+    config_file = Path(server.env["TASKORA_CONFIG"])
+    before = config_file.read_text()
+    second = ServerProcess(home=server.home, extra_args=("--data-dir", str(tmp_path / "other")))
+
+    second.start()
+    second.stop()
+
+    assert config_file.read_text() == before
+    assert "is left unchanged" in second.log
+
+
+def test_new_port_updates_config_url(server: ServerProcess) -> None:
+    server.start()
+    token = server.saved_token()
+    server.stop()
+    moved = ServerProcess(home=server.home)
+
+    moved.start()
+    config = tomllib.loads(Path(moved.env["TASKORA_CONFIG"]).read_text())
+    moved.stop()
+
+    assert config["url"] == moved.url
+    assert config["token"] == token
+
+
+def test_users_create_with_timezone(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+
+    created = run_taskora(env, "users", "create", "dora", "--timezone", "Europe/Berlin", "--json")
+    rejected = run_taskora(env, "users", "create", "eve", "--timezone", "Mars/Base")
+
+    assert created.returncode == 0
+    assert rejected.returncode == 2
+    assert rejected.stderr.strip() == (
+        "Error: unknown time zone 'Mars/Base': use an IANA name such as 'Europe/Berlin' or 'UTC'"
+    )

@@ -50,6 +50,7 @@ class ServerProcess:
     home: Path
     database_url: str | None = None
     port: int = field(default_factory=free_port)
+    extra_args: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -75,7 +76,7 @@ class ServerProcess:
         self.home.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                taskora_command("serve", "--port", str(self.port)),
+                taskora_command("serve", "--port", str(self.port), *self.extra_args),
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

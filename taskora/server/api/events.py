@@ -122,12 +122,17 @@ async def stream_events(
     # Subscribing before the replay query means an event committed meanwhile is either in
     # the replay or in the queue (or both, and then skipped by its sequence number).
     subscription = hub.subscribe(caller.id, wanted)
-    logger.info(
-        "Opened an event stream for user %d (resume after %s, %d open)",
-        caller.id,
-        resume_after,
-        hub.connection_count,
-    )
+    if resume_after is None:
+        logger.info(
+            "Opened a live event stream for user %d (%d open)", caller.id, hub.connection_count
+        )
+    else:
+        logger.info(
+            "Opened an event stream for user %d resuming after event %d (%d open)",
+            caller.id,
+            resume_after,
+            hub.connection_count,
+        )
     return EventSourceResponse(
         _stream(database, hub, subscription, resume_after),
         ping=settings.sse_ping_seconds,

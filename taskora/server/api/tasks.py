@@ -6,7 +6,7 @@ import logging
 import re
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
@@ -47,6 +47,8 @@ SortParam = Literal[
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 ENTITY_TAG = re.compile(r'^\s*(?:"(\d{1,18})"|(\d{1,18}))\s*$')
 
+# Ids are 64-bit integers in both databases; a larger number is a 422, not a driver error.
+TaskId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The task's id.")]
 IfMatchHeader = Annotated[
     str | None,
     Header(description='The task\'s ETag, such as "3": change it only at that version.'),
@@ -196,7 +198,7 @@ def list_tasks(
 
 
 @router.get("/{task_id}", response_model=TaskOut)
-def get_task(task_id: int, caller: CallerDep, database: DatabaseDep) -> JSONResponse:
+def get_task(task_id: TaskId, caller: CallerDep, database: DatabaseDep) -> JSONResponse:
     """Return one task."""
     try:
         with database.read() as session:
@@ -207,7 +209,7 @@ def get_task(task_id: int, caller: CallerDep, database: DatabaseDep) -> JSONResp
 
 @router.patch("/{task_id}", response_model=TaskOut)
 def update_task(
-    task_id: int,
+    task_id: TaskId,
     body: TaskUpdate,
     caller: CallerDep,
     database: DatabaseDep,
@@ -227,7 +229,7 @@ def update_task(
 
 @router.post("/{task_id}/complete", response_model=TaskOut)
 def complete_task(
-    task_id: int, caller: CallerDep, database: DatabaseDep, relay: RelayDep
+    task_id: TaskId, caller: CallerDep, database: DatabaseDep, relay: RelayDep
 ) -> JSONResponse:
     """Mark a task completed and emit task.completed; a completed task is left as it is."""
     return _set_status(task_id, Status.COMPLETED, caller.id, database, relay)
@@ -235,7 +237,7 @@ def complete_task(
 
 @router.post("/{task_id}/reopen", response_model=TaskOut)
 def reopen_task(
-    task_id: int, caller: CallerDep, database: DatabaseDep, relay: RelayDep
+    task_id: TaskId, caller: CallerDep, database: DatabaseDep, relay: RelayDep
 ) -> JSONResponse:
     """Mark a task pending again and emit task.updated; a pending task is left as it is."""
     return _set_status(task_id, Status.PENDING, caller.id, database, relay)
@@ -243,7 +245,7 @@ def reopen_task(
 
 @router.delete("/{task_id}", status_code=204)
 def delete_task(
-    task_id: int,
+    task_id: TaskId,
     caller: CallerDep,
     database: DatabaseDep,
     relay: RelayDep,

@@ -30,13 +30,17 @@ class CursorCodec:
     def _sign(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
 
-    def encode(self, sort_key: str, value: Any, task_id: int) -> str:
+    def encode(self, sort_key: str, filters: str, value: Any, task_id: int) -> str:
+        """Encode the position after the row (``value``, ``task_id``) of a listing.
+
+        ``filters`` identifies the listing's filters, so the cursor only continues it.
+        """
         payload = json.dumps(
-            {"s": sort_key, "v": value, "i": task_id}, separators=(",", ":")
+            {"s": sort_key, "f": filters, "v": value, "i": task_id}, separators=(",", ":")
         ).encode()
         return base64.urlsafe_b64encode(self._sign(payload) + payload).decode().rstrip("=")
 
-    def decode(self, cursor: str, sort_key: str) -> tuple[Any, int]:
+    def decode(self, cursor: str, sort_key: str, filters: str) -> tuple[Any, int]:
         """Return the (sort value, id) after which the next page starts."""
         not_issued = InvalidCursor("cursor is not one this server issued")
         try:
@@ -52,6 +56,11 @@ class CursorCodec:
             raise InvalidCursor(
                 f"cursor was issued for sort {data['s']!r}, not {sort_key!r}: "
                 "repeat the first request's sort or drop the cursor"
+            )
+        if data["f"] != filters:
+            raise InvalidCursor(
+                "cursor was issued for other filters: repeat the first request's filters "
+                "or drop the cursor"
             )
         value = data["v"]
         if sort_key in {"created_at", "updated_at"} or (sort_key == "due_at" and value is not None):

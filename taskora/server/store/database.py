@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,6 +67,19 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
+def _create_private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only, before SQLite creates it.
+
+    SQLite gives its -wal and -shm files the database file's permissions, so tasks stay
+    private on a shared machine.
+    """
+    if path.exists():
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(descriptor)
+
+
 def create_database_engine(url: str) -> Engine:
     """Create the engine for ``url``, creating the SQLite file's directory if needed."""
     parsed = normalize_url(url)
@@ -76,7 +90,7 @@ def create_database_engine(url: str) -> Engine:
                 "an in-memory SQLite database cannot be shared by the service's connections: "
                 "use sqlite:///PATH"
             )
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _create_private_file(Path(database).expanduser())
         engine = create_engine(parsed, pool_size=20, max_overflow=20)
         _configure_sqlite(engine)
         return engine

@@ -3,6 +3,8 @@ same transaction, so an event exists exactly when its change was committed."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -80,6 +82,22 @@ class TaskQuery:
     sort: str = "created_at"
     limit: int = 50
     cursor: str | None = None
+
+    @property
+    def filters_digest(self) -> str:
+        """A short digest of the filters, which a cursor must match."""
+        filters = [
+            self.status,
+            sorted(self.priorities),
+            sorted(self.tags),
+            self.any_tag,
+            self.search,
+            self.due_before.isoformat() if self.due_before else None,
+            self.due_after.isoformat() if self.due_after else None,
+            self.overdue,
+        ]
+        encoded = json.dumps(filters, separators=(",", ":"), default=str).encode()
+        return hashlib.sha256(encoded).hexdigest()[:16]
 
     @property
     def sort_key(self) -> str:
@@ -341,7 +359,11 @@ def list_tasks(
     indexed queries, because SQLite and PostgreSQL disagree on where NULL sorts and neither
     uses an index for "NULLS LAST" in both directions.
     """
-    after = None if query.cursor is None else cursors.decode(query.cursor, query.sort_key)
+    after = (
+        None
+        if query.cursor is None
+        else cursors.decode(query.cursor, query.sort_key, query.filters_digest)
+    )
     filtered = _filtered(session, user_id, query)
     wanted = query.limit + 1
     rows: list[Task] = []
@@ -371,5 +393,7 @@ def list_tasks(
     if len(rows) > query.limit:
         rows = rows[: query.limit]
         last = rows[-1]
-        next_cursor = cursors.encode(query.sort_key, _cursor_value(last, query.sort_key), last.id)
+        next_cursor = cursors.encode(
+            query.sort_key, query.filters_digest, _cursor_value(last, query.sort_key), last.id
+        )
     return [to_out(row) for row in rows], next_cursor

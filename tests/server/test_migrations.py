@@ -1,0 +1,110 @@
+"""Alembic migrations: in-place upgrades of existing data and the start-up check."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from taskora.server.store.database import normalize_url
+from tests.support.postgres import temporary_database
+from tests.support.servers import isolated_env, taskora_command
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    with temporary_database() as url:
+        yield url
+
+
+def run_taskora(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        taskora_command(*args), env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def migrate_to(url: str, revision: str) -> None:
+    from alembic import command
+
+    from taskora.server.store.database import _alembic_config
+
+    engine = create_engine(normalize_url(url))
+    with engine.begin() as connection:
+        config = _alembic_config(url)
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    engine.dispose()
+
+
+def seed_first_schema(url: str) -> None:
+    """Write a user and a task as the first release of the schema stored them."""
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    engine = create_engine(normalize_url(url))
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO users (id, name, created_at) VALUES (1, 'old', :now)"), {"now": now}
+        )
+        connection.execute(
+            text(
+                "INSERT INTO tasks (id, user_id, title, description, status, priority, "
+                "created_at, updated_at, version) "
+                "VALUES (7, 1, 'Groceries', 'eggs', 'pending', 2, :now, :now, 1)"
+            ),
+            {"now": now},
+        )
+        connection.execute(text("INSERT INTO task_tags (task_id, tag) VALUES (7, 'home')"))
+    engine.dispose()
+
+
+def test_db_upgrade_keeps_existing_tasks(database_url: str, tmp_path: Path) -> None:
+    migrate_to(database_url, "0001")
+    seed_first_schema(database_url)
+    env = isolated_env(tmp_path)
+
+    result = run_taskora(env, "db", "upgrade", "--database-url", database_url, "--json")
+    again = run_taskora(env, "db", "upgrade", "--database-url", database_url, "--json")
+
+    from taskora.server.store.cursors import CursorCodec
+    from taskora.server.store.database import Database
+    from taskora.server.store.tasks import TaskQuery, get_task, list_tasks
+
+    database = Database(database_url)
+    with database.read() as session:
+        task = get_task(session, 1, 7)
+        found, _ = list_tasks(session, 1, TaskQuery(search="groc"), CursorCodec(b"key"))
+    database.dispose()
+
+    assert json.loads(result.stdout) == {"applied": ["0002"]}
+    assert json.loads(again.stdout) == {"applied": []}
+    assert task.title == "Groceries"
+    assert task.tags == ["home"]
+    assert task.timezone == "UTC"
+    assert task.recurrence is None
+    assert [item.id for item in found] == [7]
+
+
+def test_no_migrate_rejects_outdated_database(database_url: str, tmp_path: Path) -> None:
+    migrate_to(database_url, "0001")
+
+    result = run_taskora(
+        isolated_env(tmp_path),
+        "serve",
+        "--no-migrate",
+        "--database-url",
+        database_url,
+        "--port",
+        "0",
+    )
+
+    assert result.returncode == 1
+    assert "needs migrations 0002: run `taskora db upgrade`, or start without --no-migrate" in (
+        result.stderr.replace("\n", " ")
+    )
