@@ -14,6 +14,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -45,6 +46,21 @@ RECONNECT_MAX_DELAY_SECONDS = 30.0
 # A stream that stayed open this long counts as healthy, so the next reconnect starts
 # again from the initial delay instead of continuing the backoff.
 STABLE_STREAM_SECONDS = 10.0
+
+# Each request that may be retried gets this many attempts in all. The waits between them
+# grow from the initial delay by doubling (0.25 s, then 0.5 s), which rides out a server
+# restart behind a proxy without making an unreachable server slow to report.
+MAX_ATTEMPTS = 3
+RETRY_INITIAL_DELAY_SECONDS = 0.25
+# The statuses a proxy or load balancer sends while the server behind it restarts.
+RETRY_STATUSES = frozenset({502, 503, 504})
+# Errors raised before any byte of the request reached the server, so the server cannot
+# have acted on it.
+NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+)
 
 # The fields every output path reads from a task, checked so that a response from some
 # other JSON service is reported as such rather than failing later in rendering.
@@ -92,6 +108,35 @@ class Connection:
             f"Connection(url={self.url!r}, url_source={self.url_source!r}, "
             f"token={token}, token_source={self.token_source!r})"
         )
+
+
+class Retry(Enum):
+    """When a request may be sent again after a failure."""
+
+    UNSENT = "unsent"
+    """After a connection failure that happened before the request was sent. Safe for
+    any request, since the server never saw the first attempt."""
+    ALWAYS = "always"
+    """After any connection failure or a 502, 503 or 504. Only for requests whose repeat
+    has the same effect as one request: reads, and creates with an ``Idempotency-Key``."""
+
+
+class VersionConflict(TaskoraError):
+    """A 412: the task no longer has the version that ``If-Match`` named."""
+
+    def __init__(self, task_id: int, sent_version: int, current_version: int | None) -> None:
+        if current_version is None:
+            changed = f"since version {sent_version}, which you edited"
+        else:
+            changed = f"(it is at version {current_version}, you edited version {sent_version})"
+        super().__init__(
+            f"task {task_id} was changed by someone else {changed}. "
+            f'Run "taskora tasks show {task_id}" and edit again.',
+            exit_code=ExitCode.CONFLICT,
+        )
+        self.task_id = task_id
+        self.sent_version = sent_version
+        self.current_version = current_version
 
 
 @dataclass(frozen=True)
@@ -311,12 +356,25 @@ def error_for_response(
 
 
 class TaskoraClient:
-    """A synchronous client for the Taskora HTTP API, used as a context manager."""
+    """A synchronous client for the Taskora HTTP API, used as a context manager.
 
-    def __init__(self, connection: Connection, *, timeout: float = REQUEST_TIMEOUT_SECONDS):
+    ``max_attempts`` bounds the attempts of each retried request (see :class:`Retry`), and
+    ``sleep`` waits between them.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        timeout: float = REQUEST_TIMEOUT_SECONDS,
+        max_attempts: int = MAX_ATTEMPTS,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         if connection.token is None:
             raise missing_token_error()
         self.connection = connection
+        self.max_attempts = max(1, max_attempts)
+        self._sleep = sleep
         self._http = httpx.Client(
             base_url=connection.url,
             headers={
@@ -339,27 +397,61 @@ class TaskoraClient:
         """Close the connection pool."""
         self._http.close()
 
-    def _request(
+    def _send(
         self,
         method: str,
         path: str,
         *,
+        retry: Retry,
         json_body: Mapping[str, Any] | None = None,
         params: Sequence[tuple[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
         not_found: str | None = None,
-    ) -> Any:
-        """Send one request and return its decoded JSON body, or ``None`` for a 204."""
-        try:
-            response = self._http.request(
-                method, path, json=json_body, params=list(params) if params else None
+        map_error: Callable[[httpx.Response], TaskoraError | None] | None = None,
+    ) -> httpx.Response:
+        """Send a request, retrying as ``retry`` allows, and return a successful response.
+
+        ``map_error`` may turn an error response into a more specific error; when it
+        returns ``None``, :func:`error_for_response` reports the response.
+        """
+        delay = RETRY_INITIAL_DELAY_SECONDS
+        attempt = 1
+        while True:
+            try:
+                response = self._http.request(
+                    method,
+                    path,
+                    json=json_body,
+                    params=list(params) if params else None,
+                    headers=dict(headers) if headers else None,
+                )
+            except httpx.TransportError as error:
+                reason = describe_transport_error(error)
+                logger.debug("%s %s failed: %s", method, path, reason)
+                if attempt >= self.max_attempts or not _may_retry_error(error, retry):
+                    raise unreachable_error(self.connection.url, error) from error
+            else:
+                logger.debug("%s %s -> %d", method, path, response.status_code)
+                retryable = retry is Retry.ALWAYS and response.status_code in RETRY_STATUSES
+                if not retryable or attempt >= self.max_attempts:
+                    break
+                reason = f"{response.status_code} {response.reason_phrase}"
+
+            logger.warning(
+                "%s %s failed (%s); retrying in %g s (attempt %d of %d)",
+                method, path, reason, delay, attempt + 1, self.max_attempts,
             )
-        except httpx.TransportError as error:
-            logger.debug("%s %s failed: %s", method, path, error)
-            raise unreachable_error(self.connection.url, error) from error
-        logger.debug("%s %s -> %d", method, path, response.status_code)
+            self._sleep(delay)
+            delay *= 2
+            attempt += 1
 
         if response.is_error:
-            raise error_for_response(self.connection, response, not_found=not_found)
+            specific = map_error(response) if map_error is not None else None
+            raise specific or error_for_response(self.connection, response, not_found=not_found)
+        return response
+
+    def _decode(self, method: str, path: str, response: httpx.Response) -> Any:
+        """Return the JSON body of a response, or ``None`` for a 204 or an empty body."""
         if response.status_code == 204 or not response.content:
             return None
         try:
@@ -373,20 +465,10 @@ class TaskoraClient:
                 exit_code=ExitCode.ERROR,
             ) from error
 
-    def _request_object(
-        self,
-        method: str,
-        path: str,
-        expected_keys: Sequence[str],
-        *,
-        json_body: Mapping[str, Any] | None = None,
-        params: Sequence[tuple[str, str]] | None = None,
-        not_found: str | None = None,
+    def _check_object(
+        self, method: str, path: str, body: Any, expected_keys: Sequence[str]
     ) -> dict[str, Any]:
-        """Send one request and return its JSON object, which must contain ``expected_keys``."""
-        body = self._request(
-            method, path, json_body=json_body, params=params, not_found=not_found
-        )
+        """Return ``body`` if it is a JSON object with ``expected_keys``, else raise."""
         if not isinstance(body, dict) or any(key not in body for key in expected_keys):
             raise TaskoraError(
                 f"the server at {self.connection.url} returned an unexpected response to "
@@ -396,16 +478,57 @@ class TaskoraClient:
             )
         return body
 
-    def create_task(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Create a task from the API fields given (``title`` is required)."""
-        return self._request_object("POST", "/api/tasks", TASK_KEYS, json_body=fields)
+    def _request_object(
+        self,
+        method: str,
+        path: str,
+        expected_keys: Sequence[str],
+        *,
+        retry: Retry,
+        json_body: Mapping[str, Any] | None = None,
+        params: Sequence[tuple[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        not_found: str | None = None,
+        map_error: Callable[[httpx.Response], TaskoraError | None] | None = None,
+    ) -> dict[str, Any]:
+        """Send one request and return its JSON object, which must contain ``expected_keys``."""
+        response = self._send(
+            method,
+            path,
+            retry=retry,
+            json_body=json_body,
+            params=params,
+            headers=headers,
+            not_found=not_found,
+            map_error=map_error,
+        )
+        return self._check_object(
+            method, path, self._decode(method, path, response), expected_keys
+        )
+
+    def create_task(
+        self, fields: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Create a task from the API fields given (``title`` is required).
+
+        With an ``idempotency_key`` the server creates at most one task for all attempts,
+        so the request is retried after any connection failure or 502, 503 or 504.
+        Without one, only a request that never reached the server is sent again.
+        """
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        retry = Retry.ALWAYS if idempotency_key else Retry.UNSENT
+        return self._request_object(
+            "POST", "/api/tasks", TASK_KEYS, retry=retry, json_body=fields, headers=headers
+        )
 
     def list_tasks(self, params: Sequence[tuple[str, str]]) -> dict[str, Any]:
         """Return one page: ``{"items": [...], "next_cursor": ...}``.
 
         ``params`` is a list of pairs because ``priority`` and ``tag`` repeat.
         """
-        page = self._request_object("GET", "/api/tasks", ("items",), params=params)
+        page = self._request_object(
+            "GET", "/api/tasks", ("items",), retry=Retry.ALWAYS, params=params
+        )
         if not isinstance(page["items"], list):
             raise TaskoraError(
                 f"the server at {self.connection.url} returned an unexpected response to "
@@ -415,18 +538,95 @@ class TaskoraClient:
             )
         return page
 
+    def iter_pages(
+        self, params: Sequence[tuple[str, str]], *, cursor: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield every page of a listing, from ``cursor`` (or the first page) to the last.
+
+        ``params`` must not contain ``cursor``: each request gets the previous page's
+        ``next_cursor``.
+        """
+        seen: set[str] = set()
+        while True:
+            page_params = list(params)
+            if cursor is not None:
+                page_params.append(("cursor", cursor))
+            page = self.list_tasks(page_params)
+            yield page
+
+            next_cursor = page.get("next_cursor")
+            if not next_cursor:
+                return
+            cursor = str(next_cursor)
+            # A server that hands out a cursor twice would otherwise keep this loop going
+            # forever.
+            if cursor in seen:
+                raise TaskoraError(
+                    f"the server at {self.connection.url} returned the same next_cursor "
+                    "twice while listing tasks, so the listing cannot finish. Check that "
+                    "--url points at a Taskora server.",
+                    exit_code=ExitCode.ERROR,
+                )
+            seen.add(cursor)
+
     def get_task(self, task_id: int) -> dict[str, Any]:
         """Return one task."""
+        task, _ = self.read_task(task_id)
+        return task
+
+    def read_task(self, task_id: int) -> tuple[dict[str, Any], int | None]:
+        """Return one task and its version, taken from the ``ETag`` or else the body."""
+        path = f"/api/tasks/{task_id}"
+        response = self._send(
+            "GET", path, retry=Retry.ALWAYS, not_found=f"task {task_id} not found"
+        )
+        task = self._check_object("GET", path, self._decode("GET", path, response), TASK_KEYS)
+        version = parse_etag(response.headers.get("etag"))
+        if version is None and isinstance(task.get("version"), int):
+            version = task["version"]
+        return task, version
+
+    def update_task(
+        self, task_id: int, fields: Mapping[str, Any], *, if_version: int | None = None
+    ) -> dict[str, Any]:
+        """Change the given fields of a task and return it.
+
+        With ``if_version`` the server applies the change only while the task has that
+        version, and :class:`VersionConflict` reports that it no longer has.
+        """
+        headers = {"If-Match": f'"{if_version}"'} if if_version is not None else None
+
+        def conflict(response: httpx.Response) -> TaskoraError | None:
+            if response.status_code != 412 or if_version is None:
+                return None
+            problem = _problem_document(response)
+            current = problem.get("current_version") if problem else None
+            return VersionConflict(
+                task_id, if_version, current if isinstance(current, int) else None
+            )
+
+        # A change that reached the server may have been applied even when its response
+        # was lost, and with If-Match its repeat would then fail with a 412 that names
+        # the change itself as the conflict. So only an unsent PATCH is sent again.
         return self._request_object(
-            "GET", f"/api/tasks/{task_id}", TASK_KEYS, not_found=f"task {task_id} not found"
+            "PATCH",
+            f"/api/tasks/{task_id}",
+            TASK_KEYS,
+            retry=Retry.UNSENT,
+            json_body=fields,
+            headers=headers,
+            not_found=f"task {task_id} not found",
+            map_error=conflict,
         )
 
     def complete_task(self, task_id: int) -> dict[str, Any]:
         """Mark a task completed. Completing a completed task changes nothing."""
+        # Completing twice has the effect of completing once, so any failure is retried.
         return self._request_object(
             "POST",
             f"/api/tasks/{task_id}/complete",
             TASK_KEYS,
+            retry=Retry.ALWAYS,
             not_found=f"task {task_id} not found",
         )
 
@@ -436,12 +636,20 @@ class TaskoraClient:
             "POST",
             f"/api/tasks/{task_id}/reopen",
             TASK_KEYS,
+            retry=Retry.ALWAYS,
             not_found=f"task {task_id} not found",
         )
 
     def delete_task(self, task_id: int) -> None:
         """Delete a task."""
-        self._request("DELETE", f"/api/tasks/{task_id}", not_found=f"task {task_id} not found")
+        # A repeated DELETE after a lost response would answer 404 for the task that the
+        # first attempt deleted, so only an unsent request is sent again.
+        self._send(
+            "DELETE",
+            f"/api/tasks/{task_id}",
+            retry=Retry.UNSENT,
+            not_found=f"task {task_id} not found",
+        )
 
     def follow_events(
         self,
@@ -588,6 +796,20 @@ class _EventFollower:
             type=event_type if event_type != "message" else str(cloudevent.get("type", "")),
             cloudevent=cloudevent,
         )
+
+
+def parse_etag(value: str | None) -> int | None:
+    """Return the task version in an ``ETag`` header (``"3"`` or ``W/"3"``), or ``None``."""
+    if not value:
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    return int(text) if text.isdigit() else None
+
+
+def _may_retry_error(error: httpx.TransportError, retry: Retry) -> bool:
+    if retry is Retry.ALWAYS:
+        return True
+    return retry is Retry.UNSENT and isinstance(error, NOT_SENT_ERRORS)
 
 
 class _RetryableStatus(Exception):

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from taskora.deploy import assets
 from taskora.deploy.errors import DeployError
@@ -24,8 +25,13 @@ from taskora.deploy.plan import (
     DeployRequest,
     apply,
     build_plan,
+    check_no_placeholders,
+    merge_request_values,
+    normalize_request,
     render,
+    write_values_file,
 )
+from taskora.deploy.values import PLACEHOLDER_MARKER, MergedValues
 from taskora.errors import ExitCode
 
 EPILOG = (
@@ -33,7 +39,8 @@ EPILOG = (
     "  taskora deploy --cloud doks --dry-run\n\n"
     "  taskora deploy --cloud gke -f prod.yaml --image-tag 0.2.0\n\n"
     "  taskora deploy --cloud aks --set replicaCount=3 --set ingress.host=tasks.example.org\n\n"
-    "  taskora deploy --cloud doks --explain --dry-run\n\n"
+    "  taskora deploy --cloud doks -f prod.yaml --explain\n\n"
+    "  taskora deploy --cloud doks -f prod.yaml --dry-run --values-out merged.yaml\n\n"
     "Values are layered, later wins: chart defaults, the cloud profile, each -f file, "
     "each --set, then --image-tag. Helm is taken from TASKORA_HELM, else from PATH."
 )
@@ -41,6 +48,9 @@ EPILOG = (
 app = typer.Typer(
     help="Deploy Taskora to Kubernetes with its Helm chart and a cloud profile.",
     rich_markup_mode="rich",
+    # A group, so that later subcommands such as status or rollback fit in, but with none yet
+    # the usage line shows no COMMAND.
+    subcommand_metavar="",
 )
 
 
@@ -51,7 +61,7 @@ def deploy(
         str | None,
         typer.Option(
             "--cloud",
-            help=f"Cloud profile to apply: {', '.join(assets.known_clouds())}.",
+            help=f"Cloud profile to apply, in any case: {', '.join(assets.known_clouds())}.",
             show_default=False,
         ),
     ] = None,
@@ -63,9 +73,8 @@ def deploy(
         str | None,
         typer.Option(
             "--image-tag",
-            help="Image tag to deploy, applied after every --set. "
-            "Default: the chart's appVersion (the taskora version).",
-            show_default=False,
+            help="Image tag to deploy, applied after every --set.",
+            show_default="the chart's appVersion, which is the taskora version",
         ),
     ] = None,
     values_files: Annotated[
@@ -91,18 +100,34 @@ def deploy(
         typer.Option(
             "--dry-run",
             help="Print the merged values, the helm command and the manifests from "
-            "helm template; change nothing in the cluster.",
+            "helm template, and change nothing in the cluster. Keys whose value still "
+            f"contains {PLACEHOLDER_MARKER!r} are listed on stderr.",
         ),
     ] = False,
     explain: Annotated[
-        bool, typer.Option("--explain", help="Print which layer set each value.")
+        bool,
+        typer.Option(
+            "--explain",
+            help="Print which layer set each value and exit without running helm, so "
+            "nothing is rendered or deployed, even with --dry-run.",
+        ),
     ] = False,
+    values_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--values-out",
+            metavar="FILE",
+            help="Write the merged values to FILE as YAML, replacing it, and pass that file "
+            "to helm, so that the helm command printed by --dry-run can be run again.",
+            show_default=False,
+        ),
+    ] = None,
     kube_context: Annotated[
         str | None,
         typer.Option(
             "--kube-context",
-            help="kubeconfig context to deploy to. Default: the current context.",
-            show_default=False,
+            help="kubeconfig context to deploy to.",
+            show_default="the current context",
         ),
     ] = None,
     timeout: Annotated[
@@ -130,21 +155,28 @@ def deploy(
         set_arguments=tuple(set_values or ()),
         kube_context=kube_context,
         timeout=timeout,
+        values_out=values_out,
     )
-    plan = build_plan(request)
     if explain:
-        _print_explanation(plan)
+        # Explaining needs only the values layers, so it works before helm is installed.
+        request = normalize_request(request)
+        values = merge_request_values(request)
+        if request.values_out is not None:
+            write_values_file(values, request.values_out)
+        _print_explanation(values)
+        return
+
+    plan = build_plan(request)
     if dry_run:
         _print_dry_run(plan)
     else:
         _deploy(plan)
 
 
-def _print_explanation(plan: DeployPlan) -> None:
+def _print_explanation(values: MergedValues) -> None:
     typer.echo("# Source of each value (later layers win)")
-    for key, source in plan.values.explain():
+    for key, source in values.explain():
         typer.echo(f"{key}: {source}")
-    typer.echo()
 
 
 def _print_dry_run(plan: DeployPlan) -> None:
@@ -153,15 +185,35 @@ def _print_dry_run(plan: DeployPlan) -> None:
     typer.echo("# Merged values")
     typer.echo(plan.values.to_yaml(), nl=False)
     typer.echo()
-    typer.echo("# Helm command (the values file is temporary and already removed)")
+    if plan.request.values_out is None:
+        typer.echo(
+            "# Helm command (its values file was temporary and is already removed: "
+            "pass --values-out FILE to keep the merged values and get a command to run)"
+        )
+    else:
+        typer.echo("# Helm command")
     typer.echo(shlex.join(result.upgrade_command))
     typer.echo()
     typer.echo("# Manifests rendered by helm template")
     typer.echo(result.manifests, nl=False)
 
+    placeholders = plan.values.placeholder_keys()
+    if placeholders:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"[yellow]Warning:[/] {len(placeholders)} "
+            + escape(
+                f"{'key still contains' if len(placeholders) == 1 else 'keys still contain'} "
+                f"the profile placeholder {PLACEHOLDER_MARKER!r}: {', '.join(placeholders)}. "
+                "A deploy without --dry-run fails until each is set with -f FILE or "
+                "--set KEY=VALUE."
+            )
+        )
+
 
 def _deploy(plan: DeployPlan) -> None:
     request = plan.request
+    # apply() checks this too, but checking first keeps "Deploying ..." off the screen.
+    check_no_placeholders(plan.values)
     stderr = Console(stderr=True, highlight=False)
     stderr.print(
         f"Deploying release {request.release} to namespace {request.namespace} "

@@ -99,6 +99,7 @@ def task_details(task: Mapping[str, Any]) -> Table:
         ("priority", _styled(priority, PRIORITY_STYLES.get(priority, ""))),
         ("tags", escape(", ".join(task.get("tags") or [])) or "-"),
         ("due", escape(format_local_time(task.get("due_at"), DETAIL_TIME_FORMAT)) or "-"),
+        *_schedule_rows(task),
         ("created", escape(format_local_time(task.get("created_at"), DETAIL_TIME_FORMAT))),
         ("updated", escape(format_local_time(task.get("updated_at"), DETAIL_TIME_FORMAT))),
     ]
@@ -111,6 +112,24 @@ def task_details(task: Mapping[str, Any]) -> Table:
     for name, value in rows:
         table.add_row(name, value)
     return table
+
+
+def _schedule_rows(task: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Return the rows for the time zone, recurrence and reminder, each only when set."""
+    rows = []
+    if task.get("timezone"):
+        rows.append(("timezone", escape(str(task["timezone"]))))
+    recurrence = task.get("recurrence")
+    if isinstance(recurrence, Mapping) and recurrence.get("rule"):
+        anchor = recurrence.get("anchor") or "due"
+        # The anchor decides what the next occurrence counts from, so it is shown in words.
+        counted_from = "the due time" if anchor == "due" else f"the {anchor}"
+        rows.append(
+            ("recurrence", escape(f"{recurrence['rule']}, counted from {counted_from}"))
+        )
+    if task.get("remind_before"):
+        rows.append(("reminder", escape(f"{task['remind_before']} before the due time")))
+    return rows
 
 
 def print_tasks(console: Console, page: Mapping[str, Any]) -> None:

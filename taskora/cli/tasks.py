@@ -1,27 +1,48 @@
-"""``taskora tasks``: create, list, show, complete, reopen and delete tasks over the API."""
+"""``taskora tasks``: create, list, show, edit, complete, reopen and delete tasks over the API."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+import contextlib
+import logging
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone, tzinfo
 from enum import Enum
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from taskora.cli import output
-from taskora.cli.client import JsonOption, TokenOption, UrlOption, open_client
+from taskora.cli import dates, output
+from taskora.cli.client import (
+    JsonOption,
+    TaskoraClient,
+    TokenOption,
+    UrlOption,
+    open_client,
+    resolve_connection,
+)
+from taskora.errors import ExitCode, TaskoraError
+
+logger = logging.getLogger(__name__)
 
 app = typer.Typer(
-    help="Create, list, show, complete, reopen and delete tasks on a Taskora server.",
+    help="Create, list, show, edit, complete, reopen and delete tasks on a Taskora server.",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
 
-DUE_FORMS = (
-    "an RFC 3339 timestamp with offset (2026-12-24T17:00:00+01:00 or 2026-12-24T16:00:00Z), "
-    "a date and time in local time (2026-12-24T17:00 or '2026-12-24 17:00'), "
-    "or a date alone meaning 23:59:59 local time that day (2026-12-24)"
+# Shell completion runs on every Tab press, so it gives up quickly instead of hanging the
+# shell while a server is slow or down.
+COMPLETION_TIMEOUT_SECONDS = 1.5
+COMPLETION_LIMIT = 50
+# The largest page the API serves, used by --all to need as few requests as possible.
+MAX_PAGE_SIZE = 200
+
+WHEN_HELP = (
+    "today, tomorrow, fri, 'fri 17:00', +3d, +4h, 2026-12-24 (23:59:59 that day), "
+    "'2026-12-24 17:00' or 2026-12-24T17:00:00+01:00. A weekday means the next one after today."
 )
 
 
@@ -44,42 +65,96 @@ class Status(str, Enum):
 class Sort(str, Enum):
     """Sort orders of ``GET /api/tasks``, where a leading ``-`` means descending."""
 
+    created_at = "created_at"
+    created_at_desc = "-created_at"
+    updated_at = "updated_at"
+    updated_at_desc = "-updated_at"
     due_at = "due_at"
     due_at_desc = "-due_at"
     priority = "priority"
     priority_desc = "-priority"
-    created_at = "created_at"
-    created_at_desc = "-created_at"
+    # Not named title, which would hide str.title.
+    by_title = "title"
+    by_title_desc = "-title"
 
 
-def parse_due(value: str) -> str:
-    """Convert a ``--due`` value to an RFC 3339 timestamp with an explicit offset.
+# --- shell completion -----------------------------------------------------------------
 
-    A date alone means the end of that day, 23:59:59, and a date-time without an offset
-    means local time, so both get the local UTC offset in effect on that date.
+
+def _completion_client(ctx: typer.Context) -> TaskoraClient:
+    """Return a client for the --url and --token already typed, or their defaults."""
+    connection = resolve_connection(ctx.params.get("url"), ctx.params.get("token"))
+    return TaskoraClient(connection, timeout=COMPLETION_TIMEOUT_SECONDS, max_attempts=1)
+
+
+def complete_task_id(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """Return the ids of pending tasks that start with ``incomplete``, each with its title.
+
+    A completion callback must not print or raise, because its output goes into the
+    shell's prompt, so any failure returns no candidates.
     """
-    text = value.strip()
     try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        pass
-    else:
-        return datetime.combine(day, time(23, 59, 59)).astimezone().isoformat()
+        with _completion_client(ctx) as client:
+            page = client.list_tasks(
+                [("status", "pending"), ("sort", "-created_at"), ("limit", str(COMPLETION_LIMIT))]
+            )
+        candidates = [(str(task["id"]), str(task.get("title", ""))) for task in page["items"]]
+    except Exception as error:  # noqa: BLE001 - see the docstring
+        logger.debug("Task id completion failed: %s", error)
+        return []
+    return [(task_id, title) for task_id, title in candidates if task_id.startswith(incomplete)]
 
+
+def complete_tag(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Return the tags of the most recently changed tasks that start with ``incomplete``.
+
+    Like :func:`complete_task_id`, it returns no candidates on any failure.
+    """
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+        with _completion_client(ctx) as client:
+            page = client.list_tasks(
+                [("sort", "-updated_at"), ("limit", str(COMPLETION_LIMIT))]
+            )
+        tags = {str(tag) for task in page["items"] for tag in task.get("tags") or []}
+    except Exception as error:  # noqa: BLE001 - see complete_task_id
+        logger.debug("Tag completion failed: %s", error)
+        return []
+    prefix = incomplete.lower()
+    return sorted(tag for tag in tags if tag.startswith(prefix))
+
+
+TaskIdArgument = Annotated[
+    int,
+    typer.Argument(
+        help="Id of the task.", min=1, show_default=False, autocompletion=complete_task_id
+    ),
+]
+
+
+# --- request bodies and queries -------------------------------------------------------
+
+
+def parse_zone_option(name: str | None) -> tzinfo | None:
+    """Return the IANA zone given with --timezone, or ``None`` when it is not given."""
+    if name is None:
+        return None
+    try:
+        return dates.load_zone(name)
+    except dates.InvalidTime:
         raise typer.BadParameter(
-            f"{value!r} is not a valid due date. Use {DUE_FORMS}.", param_hint="'--due'"
+            f"unknown time zone {name!r}. Use an IANA name such as Europe/Berlin, "
+            "America/New_York or UTC.",
+            param_hint="'--timezone'",
         ) from None
-    if moment.tzinfo is None:
-        # astimezone() on a naive datetime interprets it as local time.
-        moment = moment.astimezone()
-    return moment.isoformat()
 
 
-def _due_callback(value: str | None) -> str | None:
-    return None if value is None else parse_due(value)
+def parse_when_option(
+    value: str | None, option: str, zone: tzinfo | None, now: datetime | None = None
+) -> str | None:
+    """Parse a time option, read in ``zone`` (or local time), into RFC 3339 with offset."""
+    if value is None:
+        return None
+    return dates.parse_option(value, option, now=now, zone=zone)
 
 
 def build_task_fields(
@@ -88,6 +163,7 @@ def build_task_fields(
     priority: Priority | None,
     tags: list[str] | None,
     due_at: str | None,
+    timezone_name: str | None = None,
 ) -> dict[str, Any]:
     """Return the ``POST /api/tasks`` body, leaving unset options to the server's defaults."""
     fields: dict[str, Any] = {"title": title}
@@ -99,23 +175,44 @@ def build_task_fields(
         fields["tags"] = tags
     if due_at is not None:
         fields["due_at"] = due_at
+    if timezone_name is not None:
+        fields["timezone"] = timezone_name
     return fields
 
 
 def build_list_params(
-    status: Status | None,
-    priorities: list[Priority] | None,
-    tags: list[str] | None,
-    sort: Sort | None,
-    limit: int | None,
-    cursor: str | None,
+    status: Status | None = None,
+    priorities: Sequence[Priority] | None = None,
+    tags: Sequence[str] | None = None,
+    sort: Sort | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+    *,
+    any_tag: bool = False,
+    search: str | None = None,
+    due_before: str | None = None,
+    due_after: str | None = None,
+    overdue: bool = False,
 ) -> list[tuple[str, str]]:
-    """Return the ``GET /api/tasks`` query as pairs, since ``priority`` and ``tag`` repeat."""
+    """Return the ``GET /api/tasks`` query as pairs, since ``priority`` and ``tag`` repeat.
+
+    ``due_before`` and ``due_after`` are RFC 3339 timestamps with offset.
+    """
     params: list[tuple[str, str]] = []
     if status is not None:
         params.append(("status", status.value))
     params.extend(("priority", priority.value) for priority in priorities or [])
     params.extend(("tag", tag) for tag in tags or [])
+    if any_tag:
+        params.append(("tag_mode", "any"))
+    if search is not None:
+        params.append(("q", search))
+    if due_before is not None:
+        params.append(("due_before", due_before))
+    if due_after is not None:
+        params.append(("due_after", due_after))
+    if overdue:
+        params.append(("overdue", "true"))
     if sort is not None:
         params.append(("sort", sort.value))
     if limit is not None:
@@ -125,20 +222,194 @@ def build_list_params(
     return params
 
 
+def normalize_tag(tag: str) -> str:
+    """Return a tag as the server stores it: trimmed and lower-cased."""
+    return tag.strip().lower()
+
+
+def compute_tags(
+    current: Sequence[str], add: Sequence[str], remove: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """Return the tags after adding and removing some, and the removed tags not present.
+
+    Tags compare as the server stores them, so ``--remove-tag Home`` removes ``home``.
+    The result is sorted and without duplicates, like the server's.
+    """
+    tags = {normalize_tag(tag) for tag in current}
+    removals = [normalize_tag(tag) for tag in remove]
+    missing = [tag for tag in dict.fromkeys(removals) if tag not in tags]
+    tags.update(normalize_tag(tag) for tag in add)
+    tags.difference_update(removals)
+    return sorted(tags), missing
+
+
+def build_edit_fields(
+    current: dict[str, Any],
+    *,
+    title: str | None = None,
+    description: str | None = None,
+    priority: Priority | None = None,
+    tags: Sequence[str] | None = None,
+    add_tags: Sequence[str] = (),
+    remove_tags: Sequence[str] = (),
+    no_tags: bool = False,
+    due_at: str | None = None,
+    no_due: bool = False,
+    timezone_name: str | None = None,
+    status: Status | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """Return the ``PATCH`` body for the options given, and the removed tags not present.
+
+    ``current`` is the task as the server returned it, against which ``add_tags`` and
+    ``remove_tags`` are applied. The option combinations must have passed
+    :func:`check_edit_options`.
+    """
+    fields: dict[str, Any] = {}
+    if title is not None:
+        fields["title"] = title
+    if description is not None:
+        fields["description"] = description
+    if priority is not None:
+        fields["priority"] = priority.value
+    if status is not None:
+        fields["status"] = status.value
+    if timezone_name is not None:
+        fields["timezone"] = timezone_name
+    if due_at is not None:
+        fields["due_at"] = due_at
+    elif no_due:
+        fields["due_at"] = None
+
+    missing: list[str] = []
+    if no_tags:
+        fields["tags"] = []
+    elif tags:
+        fields["tags"] = list(tags)
+    elif add_tags or remove_tags:
+        fields["tags"], missing = compute_tags(current.get("tags") or [], add_tags, remove_tags)
+    return fields, missing
+
+
+def _usage_error(message: str) -> TaskoraError:
+    return TaskoraError(message, exit_code=ExitCode.USAGE)
+
+
+def check_edit_options(
+    *,
+    title: str | None,
+    description: str | None,
+    priority: Priority | None,
+    tags: Sequence[str],
+    add_tags: Sequence[str],
+    remove_tags: Sequence[str],
+    no_tags: bool,
+    due: str | None,
+    no_due: bool,
+    timezone_name: str | None,
+    status: Status | None,
+) -> None:
+    """Raise a usage error for contradictory options or for no change at all."""
+    if no_tags and (tags or add_tags or remove_tags):
+        raise _usage_error(
+            "--no-tags cannot be combined with --tag, --add-tag or --remove-tag."
+        )
+    if tags and (add_tags or remove_tags):
+        raise _usage_error(
+            "--tag replaces every tag, so it cannot be combined with --add-tag or --remove-tag."
+        )
+    added = {normalize_tag(tag) for tag in add_tags}
+    both = sorted(added & {normalize_tag(tag) for tag in remove_tags})
+    if both:
+        raise _usage_error(
+            f"tag {', '.join(both)} is given to both --add-tag and --remove-tag. Give it once."
+        )
+    if due is not None and no_due:
+        raise _usage_error("--due and --no-due cannot be combined.")
+
+    changes = (title, description, priority, due, timezone_name, status)
+    if all(value is None for value in changes) and not (
+        tags or add_tags or remove_tags or no_tags or no_due
+    ):
+        raise _usage_error(
+            "nothing to change. Give at least one of --title, --description, --priority, "
+            "--tag, --add-tag, --remove-tag, --no-tags, --due, --no-due, --timezone or --status."
+        )
+
+
+# --- output helpers -------------------------------------------------------------------
+
+
 def _print_message(text: str) -> None:
     """Print a confirmation, unwrapped so it stays one line when piped."""
     Console().print(text, highlight=False, soft_wrap=True)
 
 
-TaskIdArgument = Annotated[int, typer.Argument(help="Id of the task.", min=1, show_default=False)]
+def _print_warning(text: str) -> None:
+    Console(stderr=True).print(
+        f"[yellow]Warning:[/] {escape(text)}", highlight=False, soft_wrap=True
+    )
+
+
+@contextlib.contextmanager
+def _progress(console: Console) -> Iterator[Any]:
+    """Yield a Rich status line on a terminal, or an object whose ``update`` does nothing."""
+    if not console.is_terminal:
+        yield _SilentStatus()
+        return
+    with console.status("Fetching tasks...") as status:
+        yield status
+
+
+class _SilentStatus:
+    def update(self, status: str) -> None:
+        pass
+
+
+def fetch_all_tasks(
+    client: TaskoraClient, params: Sequence[tuple[str, str]], cursor: str | None
+) -> list[dict[str, Any]]:
+    """Return the items of every page, showing the count on stderr when it is a terminal."""
+    items: list[dict[str, Any]] = []
+    with _progress(Console(stderr=True)) as status:
+        for number, page in enumerate(client.iter_pages(params, cursor=cursor), start=1):
+            items.extend(page["items"])
+            status.update(f"Fetched {len(items)} tasks in {number} pages...")
+    return items
+
+
+# --- commands -------------------------------------------------------------------------
+
+TagsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tag",
+        "-t",
+        metavar="TAG",
+        help="Tag; repeat the option for several tags.",
+        autocompletion=complete_tag,
+    ),
+]
+TimezoneOption = Annotated[
+    str | None,
+    typer.Option(
+        "--timezone",
+        metavar="ZONE",
+        help=(
+            "IANA time zone of the task, such as Europe/Berlin; times without an offset are "
+            "read in it. The server uses your account's zone."
+        ),
+        show_default=False,
+    ),
+]
 
 
 @app.command(
     epilog=(
         "Examples:\n\n"
         "  taskora tasks add 'Buy milk'\n\n"
-        "  taskora tasks add 'Ship release' -p urgent -t work -t release --due 2026-12-24\n\n"
-        "  taskora tasks add 'Call Ana' --due '2026-12-24 17:00' -d 'About the offer'"
+        "  taskora tasks add 'Ship release' -p urgent -t work -t release --due fri\n\n"
+        "  taskora tasks add 'Call Ana' --due 'tomorrow 9:00' -d 'About the offer'\n\n"
+        "  taskora tasks add 'Stand-up' --due '2026-12-24 17:00' --timezone America/New_York"
     )
 )
 def add(
@@ -153,32 +424,29 @@ def add(
             "--priority", "-p", case_sensitive=False, help="Priority. The server uses medium."
         ),
     ] = None,
-    tags: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--tag", "-t", metavar="TAG", help="Tag; repeat the option for several tags."
-        ),
-    ] = None,
+    tags: TagsOption = None,
     due: Annotated[
         str | None,
-        typer.Option(
-            "--due",
-            metavar="WHEN",
-            callback=_due_callback,
-            help=(
-                "Due time: 2026-12-24T17:00:00+01:00, 2026-12-24T17:00 (local time), "
-                "or 2026-12-24 (23:59:59 local time)."
-            ),
-        ),
+        typer.Option("--due", metavar="WHEN", help=f"Due time: {WHEN_HELP}"),
     ] = None,
+    timezone_name: TimezoneOption = None,
     json_output: JsonOption = False,
     url: UrlOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Create a task and print its id."""
-    fields = build_task_fields(title, description, priority, tags, due)
+    """Create a task and print its id.
+
+    A request that fails with a connection error or a 502, 503 or 504 is retried up to
+    three times in all, and the server creates the task only once.
+    """
+    zone = parse_zone_option(timezone_name)
+    due_at = parse_when_option(due, "--due", zone)
+    fields = build_task_fields(title, description, priority, tags, due_at, timezone_name)
+    # One key for every attempt of this command, so the server replays the first response
+    # to a retry instead of creating a second task.
+    idempotency_key = str(uuid.uuid4())
     with open_client(url, token) as client:
-        task = client.create_task(fields)
+        task = client.create_task(fields, idempotency_key=idempotency_key)
 
     if json_output:
         output.write_json(task, indent=True)
@@ -188,12 +456,17 @@ def add(
 
 @app.command(
     name="list",
+    help=(
+        "List tasks, oldest first by default.\n\n"
+        f"--due-before and --due-after take the same forms as --due of `add`: {WHEN_HELP}"
+    ),
     epilog=(
         "Examples:\n\n"
         "  taskora tasks list\n\n"
         "  taskora tasks list --status pending --priority high --priority urgent\n\n"
-        "  taskora tasks list --tag work --sort due_at --limit 10\n\n"
-        "  taskora tasks list --json | jq '.items[].title'"
+        "  taskora tasks list --tag work --tag home --any-tag --sort due_at\n\n"
+        "  taskora tasks list -q groc --due-before fri --overdue\n\n"
+        "  taskora tasks list --all --json | jq '.items[].title'"
     ),
 )
 def list_tasks(
@@ -215,9 +488,36 @@ def list_tasks(
             "--tag",
             "-t",
             metavar="TAG",
-            help="Only tasks with this tag; repeated tags must all match.",
+            help="Only tasks with this tag; repeated tags must all match (see --any-tag).",
+            autocompletion=complete_tag,
         ),
     ] = None,
+    any_tag: Annotated[
+        bool,
+        typer.Option("--any-tag", help="Match tasks with at least one of the --tag values."),
+    ] = False,
+    search: Annotated[
+        str | None,
+        typer.Option(
+            "--search",
+            "-q",
+            metavar="TEXT",
+            help="Words to find in title or description, each as a word prefix.",
+        ),
+    ] = None,
+    due_before: Annotated[
+        str | None,
+        typer.Option("--due-before", metavar="WHEN", help="Only tasks due before this time."),
+    ] = None,
+    due_after: Annotated[
+        str | None,
+        typer.Option(
+            "--due-after", metavar="WHEN", help="Only tasks due at or after this time."
+        ),
+    ] = None,
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="Only pending tasks whose due time has passed.")
+    ] = False,
     sort: Annotated[
         Sort | None,
         typer.Option(
@@ -230,8 +530,8 @@ def list_tasks(
         typer.Option(
             "--limit",
             min=1,
-            max=200,
-            help="Maximum number of tasks to show, 1 to 200. The server uses 50.",
+            max=MAX_PAGE_SIZE,
+            help="Tasks per page, 1 to 200. The server uses 50; --all uses 200.",
         ),
     ] = None,
     cursor: Annotated[
@@ -241,14 +541,42 @@ def list_tasks(
             help="next_cursor of a previous --json page, with the same filters, for the next page.",
         ),
     ] = None,
+    fetch_all: Annotated[
+        bool,
+        typer.Option("--all", help="Fetch every page, not only the first."),
+    ] = False,
     json_output: JsonOption = False,
     url: UrlOption = None,
     token: TokenOption = None,
 ) -> None:
-    """List tasks, newest last by default."""
-    params = build_list_params(status, priorities, tags, sort, limit, cursor)
+    """List tasks, one page or (with --all) every page."""
+    if any_tag and not tags:
+        raise typer.BadParameter("--any-tag needs at least one --tag.", param_hint="'--any-tag'")
+    now = datetime.now(timezone.utc)
+    if limit is None and fetch_all:
+        limit = MAX_PAGE_SIZE
+    params = build_list_params(
+        status,
+        priorities,
+        tags,
+        sort,
+        limit,
+        None if fetch_all else cursor,
+        any_tag=any_tag,
+        search=search,
+        due_before=parse_when_option(due_before, "--due-before", None, now),
+        due_after=parse_when_option(due_after, "--due-after", None, now),
+        overdue=overdue,
+    )
+
     with open_client(url, token) as client:
-        page = client.list_tasks(params)
+        if fetch_all:
+            page: dict[str, Any] = {
+                "items": fetch_all_tasks(client, params, cursor),
+                "next_cursor": None,
+            }
+        else:
+            page = client.list_tasks(params)
 
     if json_output:
         output.write_json(page, indent=False)
@@ -266,6 +594,130 @@ def show(
     """Show every field of one task."""
     with open_client(url, token) as client:
         task = client.get_task(task_id)
+
+    if json_output:
+        output.write_json(task, indent=True)
+    else:
+        output.print_task(Console(), task)
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  taskora tasks edit 42 --title 'Buy oat milk' --priority high\n\n"
+        "  taskora tasks edit 42 --add-tag errands --remove-tag home --due 'fri 17:00'\n\n"
+        "  taskora tasks edit 42 --no-due --if-version 3"
+    )
+)
+def edit(
+    task_id: TaskIdArgument,
+    title: Annotated[
+        str | None, typer.Option("--title", help="New title, 1 to 500 characters.")
+    ] = None,
+    description: Annotated[
+        str | None,
+        typer.Option("--description", "-d", help="New description; '' clears it."),
+    ] = None,
+    priority: Annotated[
+        Priority | None,
+        typer.Option("--priority", "-p", case_sensitive=False, help="New priority."),
+    ] = None,
+    tags: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag",
+            "-t",
+            metavar="TAG",
+            help="Replace every tag with these; repeat the option for several.",
+            autocompletion=complete_tag,
+        ),
+    ] = None,
+    add_tags: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--add-tag",
+            metavar="TAG",
+            help="Add this tag; repeatable.",
+            autocompletion=complete_tag,
+        ),
+    ] = None,
+    remove_tags: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--remove-tag",
+            metavar="TAG",
+            help="Remove this tag; repeatable.",
+            autocompletion=complete_tag,
+        ),
+    ] = None,
+    no_tags: Annotated[bool, typer.Option("--no-tags", help="Remove every tag.")] = False,
+    due: Annotated[
+        str | None, typer.Option("--due", metavar="WHEN", help=f"New due time: {WHEN_HELP}")
+    ] = None,
+    no_due: Annotated[bool, typer.Option("--no-due", help="Remove the due time.")] = False,
+    timezone_name: TimezoneOption = None,
+    status: Annotated[
+        Status | None,
+        typer.Option("--status", case_sensitive=False, help="Mark pending or completed."),
+    ] = None,
+    if_version: Annotated[
+        int | None,
+        typer.Option(
+            "--if-version",
+            min=1,
+            metavar="N",
+            help="Change the task only if it is still at this version. Default: the version read.",
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Change fields of a task, unless someone else changed it since it was read.
+
+    The command reads the task, then sends the change with the version it read (or
+    --if-version), so a change made in between fails with exit code 6 instead of being
+    overwritten.
+    """
+    # NOTE: recurrence and remind_before have no options here or in `add` yet, so they can
+    # only be set through the HTTP API.
+    tags, add_tags, remove_tags = tags or [], add_tags or [], remove_tags or []
+    check_edit_options(
+        title=title,
+        description=description,
+        priority=priority,
+        tags=tags,
+        add_tags=add_tags,
+        remove_tags=remove_tags,
+        no_tags=no_tags,
+        due=due,
+        no_due=no_due,
+        timezone_name=timezone_name,
+        status=status,
+    )
+    zone = parse_zone_option(timezone_name)
+    due_at = parse_when_option(due, "--due", zone)
+
+    with open_client(url, token) as client:
+        current, read_version = client.read_task(task_id)
+        fields, missing = build_edit_fields(
+            current,
+            title=title,
+            description=description,
+            priority=priority,
+            tags=tags,
+            add_tags=add_tags,
+            remove_tags=remove_tags,
+            no_tags=no_tags,
+            due_at=due_at,
+            no_due=no_due,
+            timezone_name=timezone_name,
+            status=status,
+        )
+        for tag in missing:
+            _print_warning(f"task {task_id} has no tag {tag!r}, so there was nothing to remove.")
+        version = if_version if if_version is not None else read_version
+        task = client.update_task(task_id, fields, if_version=version)
 
     if json_output:
         output.write_json(task, indent=True)
