@@ -187,8 +187,8 @@ def _print_dry_run(plan: DeployPlan) -> None:
     typer.echo()
     if plan.request.values_out is None:
         typer.echo(
-            "# Helm command (its values file was temporary and is already removed: "
-            "pass --values-out FILE to keep the merged values and get a command to run)"
+            "# Helm command (its values file was temporary and is already removed, so "
+            "pass --values-out FILE to keep the merged values and get a command you can run)"
         )
     else:
         typer.echo("# Helm command")
@@ -199,15 +199,22 @@ def _print_dry_run(plan: DeployPlan) -> None:
 
     placeholders = plan.values.placeholder_keys()
     if placeholders:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"[yellow]Warning:[/] {len(placeholders)} "
-            + escape(
-                f"{'key still contains' if len(placeholders) == 1 else 'keys still contain'} "
-                f"the profile placeholder {PLACEHOLDER_MARKER!r}: {', '.join(placeholders)}. "
-                "A deploy without --dry-run fails until each is set with -f FILE or "
-                "--set KEY=VALUE."
-            )
-        )
+        _print_placeholder_warning(placeholders)
+
+
+def _print_placeholder_warning(keys: list[str]) -> None:
+    if len(keys) == 1:
+        subject = "1 key still contains"
+    else:
+        subject = f"{len(keys)} keys still contain"
+    message = (
+        f"{subject} the profile placeholder {PLACEHOLDER_MARKER!r}: {', '.join(keys)}. "
+        "A deploy without --dry-run fails until each is set with -f FILE or --set KEY=VALUE."
+    )
+    # Key paths such as hosts[0] would read as Rich markup unless escaped.
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[yellow]Warning:[/] {escape(message)}"
+    )
 
 
 def _deploy(plan: DeployPlan) -> None:

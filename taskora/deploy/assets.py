@@ -20,14 +20,18 @@ def known_clouds() -> list[str]:
 
 
 def profile_path(cloud: str) -> Path:
-    """Return the profile file of ``cloud``, raising :class:`DeployError` for an unknown cloud."""
+    """Return the profile file of ``cloud`` in any case (``GKE`` is ``gke``).
+
+    Raises :class:`DeployError` for an unknown cloud. The file's stem is the canonical name.
+    """
     clouds = known_clouds()
-    if cloud not in clouds:
+    name = cloud.lower()
+    if name not in clouds:
         raise DeployError(
             f"unknown cloud {cloud!r}: use one of {', '.join(clouds)}",
             exit_code=ExitCode.USAGE,
         )
-    return PROFILES_DIR / f"{cloud}.yaml"
+    return PROFILES_DIR / f"{name}.yaml"
 
 
 def chart_values_path() -> Path:

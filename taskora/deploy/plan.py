@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import tempfile
@@ -14,6 +15,7 @@ from taskora.deploy import assets, helm
 from taskora.deploy.errors import DeployError
 from taskora.deploy.values import (
     CHART_DEFAULTS_SOURCE,
+    PLACEHOLDER_MARKER,
     MergedValues,
     SetValue,
     ValueLayer,
@@ -52,6 +54,9 @@ class DeployRequest:
     set_arguments: tuple[str, ...] = ()
     kube_context: str | None = None
     timeout: str = DEFAULT_TIMEOUT
+    # Where to keep the merged values that helm reads. None writes them to a temporary file
+    # that is removed once helm exits.
+    values_out: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,26 @@ def build_plan(request: DeployRequest) -> DeployPlan:
 
     Raises :class:`DeployError` for invalid input, before anything runs.
     """
+    request = normalize_request(request)
+    return DeployPlan(request=request, values=merge_request_values(request), helm=helm.find_helm())
+
+
+def normalize_request(request: DeployRequest) -> DeployRequest:
+    """Validate the request and return it with the cloud named as its profile file is.
+
+    Raises :class:`DeployError` for invalid input.
+    """
     _check_request(request)
+    profile = assets.profile_path(request.cloud)
+    return dataclasses.replace(request, cloud=profile.stem)
+
+
+def merge_request_values(request: DeployRequest) -> MergedValues:
+    """Validate the request and merge its values layers, without looking for helm.
+
+    Raises :class:`DeployError` for invalid input or an unreadable values file.
+    """
+    request = normalize_request(request)
     profile = assets.profile_path(request.cloud)
 
     layers = [
@@ -113,13 +137,16 @@ def build_plan(request: DeployRequest) -> DeployPlan:
             SetValue(path=("image", "tag"), value=request.image_tag, source="--image-tag")
         )
 
-    merged = merge_values(layers, assignments)
-    return DeployPlan(request=request, values=merged, helm=helm.find_helm())
+    return merge_values(layers, assignments)
 
 
 def render(plan: DeployPlan) -> DryRun:
-    """Render the manifests with ``helm template``, without contacting a cluster."""
-    with _merged_values_file(plan.values) as values_file:
+    """Render the manifests with ``helm template``, without contacting a cluster.
+
+    Placeholder values are rendered as they are, so that a user can inspect a profile
+    before filling it in. :meth:`MergedValues.placeholder_keys` lists them.
+    """
+    with _values_file(plan.values, plan.request.values_out) as values_file:
         manifests = helm.run_helm(
             plan.template_command(values_file), timeout=helm.TEMPLATE_TIMEOUT_SECONDS
         )
@@ -127,9 +154,13 @@ def render(plan: DeployPlan) -> DryRun:
 
 
 def apply(plan: DeployPlan) -> helm.ReleaseStatus:
-    """Install or upgrade the release with ``helm upgrade --install`` and return its status."""
+    """Install or upgrade the release with ``helm upgrade --install`` and return its status.
+
+    Raises :class:`DeployError` before running helm when a value is still a placeholder.
+    """
     request = plan.request
-    with _merged_values_file(plan.values) as values_file:
+    check_no_placeholders(plan.values)
+    with _values_file(plan.values, request.values_out) as values_file:
         output = helm.run_helm(plan.upgrade_command(values_file))
     status = helm.parse_release(output, request.release, request.namespace)
     logger.info(
@@ -140,6 +171,42 @@ def apply(plan: DeployPlan) -> helm.ReleaseStatus:
         status.status,
     )
     return status
+
+
+def check_no_placeholders(values: MergedValues) -> None:
+    """Raise :class:`DeployError` naming every key whose value still contains a placeholder."""
+    keys = values.placeholder_keys()
+    if not keys:
+        return
+    subject = "1 key still contains" if len(keys) == 1 else f"{len(keys)} keys still contain"
+    raise DeployError(
+        f"nothing deployed: {subject} the profile placeholder {PLACEHOLDER_MARKER!r}: "
+        f"{', '.join(keys)}. Set each with -f FILE or --set KEY=VALUE",
+        exit_code=ExitCode.USAGE,
+    )
+
+
+def write_values_file(values: MergedValues, path: Path) -> None:
+    """Write the merged values as YAML to ``path``, replacing an existing file."""
+    try:
+        path.write_text(values.to_yaml(), encoding="utf-8")
+    except OSError as error:
+        raise DeployError(
+            f"failed to write the merged values to {path}: {error.strerror or error}"
+        ) from None
+
+
+@contextmanager
+def _values_file(values: MergedValues, kept_path: Path | None) -> Iterator[Path]:
+    """Yield a file containing the merged values: ``kept_path`` if given, else a temporary one."""
+    if kept_path is None:
+        with _merged_values_file(values) as temporary:
+            yield temporary
+        return
+    # An absolute path keeps the printed helm command valid from any directory.
+    path = kept_path.absolute()
+    write_values_file(values, path)
+    yield path
 
 
 @contextmanager
@@ -179,3 +246,21 @@ def _check_request(request: DeployRequest) -> None:
         raise DeployError(
             "invalid --kube-context: the context name is empty", exit_code=ExitCode.USAGE
         )
+    if request.values_out is not None:
+        _check_values_out(request.values_out, request.values_files)
+
+
+def _check_values_out(values_out: Path, values_files: tuple[Path, ...]) -> None:
+    if values_out.is_dir():
+        raise DeployError(
+            f"invalid --values-out {values_out}: it is a directory. Pass a file path",
+            exit_code=ExitCode.USAGE,
+        )
+    target = values_out.resolve()
+    for values_file in values_files:
+        if values_file.resolve() == target:
+            raise DeployError(
+                f"invalid --values-out {values_out}: it is also passed with -f, and writing "
+                "the merged values would overwrite it. Choose another file",
+                exit_code=ExitCode.USAGE,
+            )

@@ -30,6 +30,10 @@ KeyPath = tuple[str | int, ...]
 CHART_DEFAULTS_SOURCE = "chart defaults"
 SET_SOURCE = "--set"
 
+# The profiles mark every name the user must supply with this text, such as
+# "replace-me-registry". A real deploy rejects merged values that still contain it.
+PLACEHOLDER_MARKER = "replace-me"
+
 # Helm rejects list indexes above a fixed cap so that a typo cannot allocate a huge list,
 # and this parser does the same.
 MAX_LIST_INDEX = 65535
@@ -83,6 +87,18 @@ class MergedValues:
             )
             rows.extend((format_key(path), self.provenance[path]) for path in nested)
         return rows
+
+    def placeholder_keys(self) -> list[str]:
+        """List the keys whose string value contains :data:`PLACEHOLDER_MARKER` (any case).
+
+        Keys are written as in ``--set`` (``image.repository``, ``hosts[0]``), in the order
+        of the merged values. Only values are checked, not mapping keys.
+        """
+        return [
+            format_key(path)
+            for path, text in _string_leaves(self.values, ())
+            if PLACEHOLDER_MARKER in text.lower()
+        ]
 
     def to_yaml(self) -> str:
         """Serialize the values as YAML, in the order the layers defined the keys."""
@@ -398,6 +414,18 @@ def _leaf_paths(node: Any, path: KeyPath) -> Iterator[KeyPath]:
             yield from _leaf_paths(child, (*path, key))
     else:
         yield path
+
+
+def _string_leaves(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
+    """Yield the path and text of every string inside mappings and lists."""
+    if isinstance(node, dict):
+        for key, child in node.items():
+            yield from _string_leaves(child, (*path, key))
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            yield from _string_leaves(child, (*path, index))
+    elif isinstance(node, str):
+        yield path, node
 
 
 def _check_string_keys(node: Any, path: KeyPath, file: Path, kind: str) -> None:

@@ -158,19 +158,54 @@ class DryRunOutput:
 
 
 VALUES_HEADING = "# Merged values\n"
-COMMAND_HEADING = "# Helm command (the values file is temporary and already removed)\n"
+# Printed without --values-out: the values file in the command no longer exists.
+TEMPORARY_COMMAND_HEADING = (
+    "# Helm command (its values file was temporary and is already removed, so "
+    "pass --values-out FILE to keep the merged values and get a command you can run)\n"
+)
+# Printed with --values-out FILE: the command reads FILE.
+KEPT_COMMAND_HEADING = "# Helm command\n"
 MANIFESTS_HEADING = "# Manifests rendered by helm template\n"
 
 
 def parse_dry_run(stdout: str) -> DryRunOutput:
     """Split the dry-run output into merged values, the helm command and the manifests."""
     _, _, rest = stdout.partition(VALUES_HEADING)
-    values_text, _, rest = rest.partition(COMMAND_HEADING)
+    heading = (
+        TEMPORARY_COMMAND_HEADING if TEMPORARY_COMMAND_HEADING in rest else KEPT_COMMAND_HEADING
+    )
+    values_text, found, rest = rest.partition(heading)
+    assert found, f"no helm command heading in the output:\n{stdout}"
     command_text, _, manifests_text = rest.partition(MANIFESTS_HEADING)
     manifests = [document for document in yaml.safe_load_all(manifests_text) if document]
     return DryRunOutput(
         values=yaml.safe_load(values_text), command=command_text.strip(), manifests=manifests
     )
+
+
+# Values that replace every "replace-me" placeholder of each cloud profile.
+FILLED_VALUES = {
+    "doks": {
+        "image": {"repository": "registry.digitalocean.com/acme/taskora"},
+        "database": {"host": "acme-db-do-user-1234567-0.b.db.ondigitalocean.com"},
+    },
+    "gke": {
+        "image": {"repository": "europe-west1-docker.pkg.dev/acme-prod/apps/taskora"},
+        "database": {"host": "10.20.0.3"},
+        "ingress": {"annotations": {"kubernetes.io/ingress.global-static-ip-name": "taskora-ip"}},
+    },
+    "aks": {
+        "image": {"repository": "acme.azurecr.io/taskora"},
+        "database": {"host": "acme-db.postgres.database.azure.com"},
+    },
+}
+
+
+def write_filled_values(directory: Path, cloud: str) -> Path:
+    """Write a values file that sets every placeholder of the ``cloud`` profile."""
+    path = directory / f"filled-{cloud}.yaml"
+    path.write_text(yaml.safe_dump(FILLED_VALUES[cloud]), encoding="utf-8")
+    return path
 
 
 def write_fake_helm(directory: Path, *, fail: bool = False) -> Path:

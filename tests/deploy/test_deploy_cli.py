@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import typer
 import yaml
-from deploy_helpers import CliResult, parse_dry_run, recorded_argv, write_fake_helm
+from deploy_helpers import (
+    KEPT_COMMAND_HEADING,
+    TEMPORARY_COMMAND_HEADING,
+    CliResult,
+    parse_dry_run,
+    recorded_argv,
+    write_fake_helm,
+    write_filled_values,
+)
+from rich.text import Text
 
+from taskora.cli import deploy as deploy_cli
 from taskora.deploy import assets
 
 Run = Callable[[Sequence[str]], CliResult]
@@ -206,10 +218,12 @@ def test_dry_run_prints_merged_values(run_taskora: Run, real_helm: Path, tmp_pat
     assert output.manifest("Deployment")["spec"]["replicas"] == 2
 
 
-def test_explain_prints_sources(run_taskora: Run, real_helm: Path) -> None:
-    result = run_taskora(
-        ["deploy", "--cloud", "doks", "--dry-run", "--explain", "--set", "replicaCount=3"]
-    )
+def test_explain_prints_sources(
+    run_taskora: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TASKORA_HELM", str(write_fake_helm(tmp_path)))
+
+    result = run_taskora(["deploy", "--cloud", "doks", "--explain", "--set", "replicaCount=3"])
 
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -217,6 +231,40 @@ def test_explain_prints_sources(run_taskora: Run, real_helm: Path) -> None:
     assert lines[1] == "replicaCount: --set"
     assert f"ingress.className: profile doks ({assets.PROFILES_DIR / 'doks.yaml'})" in lines
     assert "image.pullPolicy: chart defaults" in lines
+    assert not (tmp_path / "argv.json").exists()
+
+
+@pytest.mark.parametrize("extra", [[], ["--dry-run"]], ids=["alone", "with-dry-run"])
+def test_explain_runs_no_helm(
+    run_taskora: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, extra: list[str]
+) -> None:
+    """The fake helm records every run, so a missing argv.json proves helm never ran."""
+    monkeypatch.setenv("TASKORA_HELM", str(write_fake_helm(tmp_path)))
+    filled = write_filled_values(tmp_path, "doks")
+
+    result = run_taskora(["deploy", "--cloud", "doks", "-f", str(filled), "--explain", *extra])
+
+    assert result.exit_code == 0, result.stderr
+    assert not (tmp_path / "argv.json").exists()
+    assert result.stdout.startswith("# Source of each value (later layers win)\n")
+    assert "# Merged values" not in result.stdout
+    assert "# Manifests rendered by helm template" not in result.stdout
+    assert "Release" not in result.stdout
+    assert result.stderr == ""
+
+
+def test_explain_without_helm_installed(
+    run_taskora: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("TASKORA_HELM", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    result = run_taskora(["deploy", "--cloud", "aks", "--explain"])
+
+    assert result.exit_code == 0, result.stderr
+    assert f"image.repository: profile aks ({assets.PROFILES_DIR / 'aks.yaml'})" in (
+        result.stdout.splitlines()
+    )
 
 
 def test_schema_rejects_unknown_key(run_taskora: Run, real_helm: Path) -> None:
@@ -338,12 +386,15 @@ def test_deploy_runs_helm_upgrade(
     """The cluster side is a fake helm that records its argv: no cluster runs in the tests."""
     fake = write_fake_helm(tmp_path)
     monkeypatch.setenv("TASKORA_HELM", str(fake))
+    filled = write_filled_values(tmp_path, "aks")
 
     result = run_taskora(
         [
             "deploy",
             "--cloud",
             "aks",
+            "-f",
+            str(filled),
             "--namespace",
             "prod",
             "--image-tag",
@@ -381,6 +432,7 @@ def test_deploy_runs_helm_upgrade(
     sent = yaml.safe_load((tmp_path / "values.yaml").read_text(encoding="utf-8"))
     assert sent["image"]["tag"] == "0.3.1"
     assert sent["ingress"]["className"] == "webapprouting.kubernetes.azure.com"
+    assert sent["image"]["repository"] == "acme.azurecr.io/taskora"
     assert (
         result.stdout.splitlines()[0]
         == "Release taskora in namespace prod: revision 1, status deployed."
@@ -393,8 +445,9 @@ def test_deploy_helm_failure_message(
 ) -> None:
     """The cluster side is a fake helm that fails like an unreachable cluster."""
     monkeypatch.setenv("TASKORA_HELM", str(write_fake_helm(tmp_path, fail=True)))
+    filled = write_filled_values(tmp_path, "gke")
 
-    result = run_taskora(["deploy", "--cloud", "gke"])
+    result = run_taskora(["deploy", "--cloud", "gke", "-f", str(filled)])
 
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines()[-1] == (
@@ -417,7 +470,298 @@ def test_help_lists_options_and_examples(run_taskora: Run) -> None:
         "--set",
         "--dry-run",
         "--explain",
+        "--values-out",
         "--kube-context",
+        "--timeout",
     ):
         assert option in result.stdout
     assert "taskora deploy --cloud doks --dry-run" in result.stdout
+
+
+def test_help_usage_has_no_command(run_taskora: Run) -> None:
+    result = run_taskora(["deploy", "--help"])
+
+    assert result.exit_code == 0
+    usage = [line.strip() for line in result.stdout.splitlines() if "Usage:" in line]
+    # Click takes the program name from how Python started, which differs under pytest.
+    assert len(usage) == 1
+    assert usage[0].endswith(" deploy [OPTIONS]"), usage[0]
+    assert "COMMAND" not in result.stdout
+
+
+def test_help_keeps_bracketed_text(run_taskora: Run) -> None:
+    result = run_taskora(["deploy", "--help"])
+
+    assert result.exit_code == 0
+    assert "list index as name[0]" in result.stdout
+    assert "[default: taskora]" in result.stdout
+    assert "[default: 10m]" in result.stdout
+    assert "[default: (the chart's appVersion, which is the taskora version)]" in result.stdout
+    assert "[default: (the current context)]" in result.stdout
+
+
+def test_help_strings_have_no_markup() -> None:
+    """Rich markup mode drops unescaped [...] text, so each help must render to itself."""
+    command = typer.main.get_command(deploy_cli.app)
+    helps = [param.help for param in command.params if getattr(param, "help", None)]
+    helps.append(command.help or "")
+    helps.append(deploy_cli.EPILOG)
+
+    assert len(helps) > 10
+    for help_text in helps:
+        assert Text.from_markup(help_text).plain == help_text.replace("\\[", "["), help_text
+
+
+GKE_PLACEHOLDER_KEYS = (
+    "image.repository, database.host, "
+    "ingress.annotations.kubernetes\\.io/ingress\\.global-static-ip-name"
+)
+
+
+def test_deploy_rejects_placeholders(
+    run_taskora: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TASKORA_HELM", str(write_fake_helm(tmp_path)))
+
+    result = run_taskora(["deploy", "--cloud", "gke"])
+
+    assert result.exit_code == 2
+    assert not (tmp_path / "argv.json").exists()
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        "Error: nothing deployed: 3 keys still contain the profile placeholder 'replace-me': "
+        f"{GKE_PLACEHOLDER_KEYS}. Set each with -f FILE or --set KEY=VALUE"
+    )
+
+
+def test_deploy_lists_remaining_placeholder(
+    run_taskora: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TASKORA_HELM", str(write_fake_helm(tmp_path)))
+    partial = tmp_path / "partial.yaml"
+    partial.write_text(
+        "image:\n  repository: registry.digitalocean.com/acme/taskora\n", encoding="utf-8"
+    )
+
+    result = run_taskora(
+        ["deploy", "--cloud", "doks", "-f", str(partial), "--set", "config.logLevel=Replace-Me"]
+    )
+
+    assert result.exit_code == 2
+    assert not (tmp_path / "argv.json").exists()
+    assert result.stderr.strip() == (
+        "Error: nothing deployed: 2 keys still contain the profile placeholder 'replace-me': "
+        "config.logLevel, database.host. Set each with -f FILE or --set KEY=VALUE"
+    )
+
+
+def test_deploy_placeholders_set_by_option(
+    run_taskora: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TASKORA_HELM", str(write_fake_helm(tmp_path)))
+
+    result = run_taskora(
+        [
+            "deploy",
+            "--cloud",
+            "aks",
+            "--set",
+            "image.repository=acme.azurecr.io/taskora",
+            "--set",
+            "database.host=acme-db.postgres.database.azure.com",
+        ]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert recorded_argv(tmp_path)[1:3] == ["upgrade", "--install"]
+
+
+def test_dry_run_warns_placeholders(run_taskora: Run, real_helm: Path) -> None:
+    result = run_taskora(["deploy", "--cloud", "gke", "--dry-run"])
+
+    assert result.exit_code == 0, result.stderr
+    assert parse_dry_run(result.stdout).manifest("Ingress")["spec"]["ingressClassName"] == "gce"
+    assert result.stderr.strip() == (
+        "Warning: 3 keys still contain the profile placeholder 'replace-me': "
+        f"{GKE_PLACEHOLDER_KEYS}. A deploy without --dry-run fails until each is set with "
+        "-f FILE or --set KEY=VALUE."
+    )
+
+
+def test_dry_run_filled_values_no_warning(
+    run_taskora: Run, real_helm: Path, tmp_path: Path
+) -> None:
+    filled = write_filled_values(tmp_path, "gke")
+
+    result = run_taskora(["deploy", "--cloud", "gke", "-f", str(filled), "--dry-run"])
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("spelling", ["GKE", "Gke"])
+def test_cloud_name_any_case(run_taskora: Run, real_helm: Path, spelling: str) -> None:
+    result = run_taskora(["deploy", "--cloud", spelling, "--dry-run"])
+
+    assert result.exit_code == 0, result.stderr
+    output = parse_dry_run(result.stdout)
+    assert output.manifest("Ingress")["spec"]["ingressClassName"] == "gce"
+
+
+def test_cloud_name_any_case_explain(run_taskora: Run) -> None:
+    result = run_taskora(["deploy", "--cloud", "DOKS", "--explain"])
+
+    assert result.exit_code == 0, result.stderr
+    assert f"ingress.className: profile doks ({assets.PROFILES_DIR / 'doks.yaml'})" in (
+        result.stdout.splitlines()
+    )
+
+
+def test_unknown_cloud_keeps_spelling(run_taskora: Run) -> None:
+    result = run_taskora(["deploy", "--cloud", "GCP", "--explain"])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "Error: unknown cloud 'GCP': use one of aks, doks, gke"
+
+
+def test_dry_run_temporary_values_note(run_taskora: Run, real_helm: Path) -> None:
+    result = run_taskora(["deploy", "--cloud", "doks", "--dry-run"])
+
+    assert result.exit_code == 0, result.stderr
+    assert TEMPORARY_COMMAND_HEADING in result.stdout
+    values_file = shlex.split(parse_dry_run(result.stdout).command)[9]
+    assert not Path(values_file).exists()
+
+
+def test_dry_run_values_out_command(
+    run_taskora: Run, real_helm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    stale = tmp_path / "merged.yaml"
+    stale.write_text("old: content\n", encoding="utf-8")
+
+    result = run_taskora(
+        [
+            "deploy",
+            "--cloud",
+            "doks",
+            "--dry-run",
+            "--set",
+            "replicaCount=2",
+            "--values-out",
+            "merged.yaml",
+        ]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert KEPT_COMMAND_HEADING in result.stdout
+    assert TEMPORARY_COMMAND_HEADING not in result.stdout
+    output = parse_dry_run(result.stdout)
+    command = shlex.split(output.command)
+    assert command[8:10] == ["-f", str(stale)]
+    kept_values = yaml.safe_load(stale.read_text(encoding="utf-8"))
+    assert kept_values == output.values
+    assert kept_values["replicaCount"] == 2
+
+    # The kept file renders the same manifests, so the printed command reads valid values.
+    rendered = subprocess.run(
+        [
+            str(real_helm),
+            "template",
+            command[3],
+            command[4],
+            "--namespace",
+            "taskora",
+            "-f",
+            command[9],
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert [document for document in yaml.safe_load_all(rendered.stdout) if document] == (
+        output.manifests
+    )
+
+
+def test_deploy_values_out_kept(
+    run_taskora: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TASKORA_HELM", str(write_fake_helm(tmp_path)))
+    filled = write_filled_values(tmp_path, "doks")
+    values_out = tmp_path / "kept.yaml"
+
+    result = run_taskora(
+        ["deploy", "--cloud", "doks", "-f", str(filled), "--values-out", str(values_out)]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    argv = recorded_argv(tmp_path)
+    assert argv[8:10] == ["-f", str(values_out)]
+    assert values_out.read_text(encoding="utf-8") == (tmp_path / "values.yaml").read_text(
+        encoding="utf-8"
+    )
+    assert yaml.safe_load(values_out.read_text(encoding="utf-8"))["image"]["repository"] == (
+        "registry.digitalocean.com/acme/taskora"
+    )
+
+
+def test_deploy_placeholders_write_nothing(
+    run_taskora: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TASKORA_HELM", str(write_fake_helm(tmp_path)))
+    values_out = tmp_path / "kept.yaml"
+
+    result = run_taskora(["deploy", "--cloud", "doks", "--values-out", str(values_out)])
+
+    assert result.exit_code == 2
+    assert not values_out.exists()
+
+
+def test_explain_values_out_written(run_taskora: Run, tmp_path: Path) -> None:
+    values_out = tmp_path / "kept.yaml"
+
+    result = run_taskora(["deploy", "--cloud", "aks", "--explain", "--values-out", str(values_out)])
+
+    assert result.exit_code == 0, result.stderr
+    values = yaml.safe_load(values_out.read_text(encoding="utf-8"))
+    assert values["ingress"]["className"] == "webapprouting.kubernetes.azure.com"
+
+
+def test_values_out_same_as_input_rejected(
+    run_taskora: Run, real_helm: Path, tmp_path: Path
+) -> None:
+    own = tmp_path / "own.yaml"
+    own.write_text("replicaCount: 2\n", encoding="utf-8")
+
+    result = run_taskora(
+        ["deploy", "--cloud", "doks", "--dry-run", "-f", str(own), "--values-out", str(own)]
+    )
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"Error: invalid --values-out {own}: it is also passed with -f, and writing the merged "
+        "values would overwrite it. Choose another file"
+    )
+    assert own.read_text(encoding="utf-8") == "replicaCount: 2\n"
+
+
+def test_values_out_missing_directory(run_taskora: Run, real_helm: Path, tmp_path: Path) -> None:
+    target = tmp_path / "absent" / "merged.yaml"
+
+    result = run_taskora(["deploy", "--cloud", "doks", "--dry-run", "--values-out", str(target)])
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: failed to write the merged values to {target}: No such file or directory"
+    )
+    assert result.stdout == ""
+
+
+def test_values_out_directory_rejected(run_taskora: Run, real_helm: Path, tmp_path: Path) -> None:
+    result = run_taskora(["deploy", "--cloud", "doks", "--dry-run", "--values-out", str(tmp_path)])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"Error: invalid --values-out {tmp_path}: it is a directory. Pass a file path"
+    )

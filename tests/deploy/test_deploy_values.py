@@ -9,7 +9,7 @@ import pytest
 
 from taskora.deploy import assets
 from taskora.deploy.errors import DeployError
-from taskora.deploy.plan import DeployRequest, build_plan
+from taskora.deploy.plan import DeployRequest, apply, build_plan, check_no_placeholders
 from taskora.deploy.values import (
     SetValue,
     ValueLayer,
@@ -357,4 +357,84 @@ def test_invalid_request_fields(any_helm: Path, field: str, value: str, start: s
         build_plan(request)
 
     assert error.value.message.startswith(start)
+    assert error.value.exit_code == ExitCode.USAGE
+
+
+def test_cloud_name_normalized(any_helm: Path) -> None:
+    plan = build_plan(DeployRequest(cloud="AKS"))
+
+    assert plan.request.cloud == "aks"
+    assert plan.values.source_of("ingress.className") == (
+        f"profile aks ({assets.PROFILES_DIR / 'aks.yaml'})"
+    )
+
+
+def test_placeholder_keys_nested_and_lists() -> None:
+    merged = merge_values(
+        [
+            ValueLayer(
+                "test",
+                {
+                    "image": {"repository": "Replace-Me.example/taskora", "tag": "1.0"},
+                    "hosts": ["tasks.example.org", "REPLACE-ME.example.org"],
+                    "annotations": {"replace-me/key": "kept", "a.b": "replace-me-value"},
+                    "replicaCount": 2,
+                },
+            )
+        ]
+    )
+
+    assert merged.placeholder_keys() == ["image.repository", "hosts[1]", "annotations.a\\.b"]
+
+
+def test_placeholder_keys_none_left() -> None:
+    merged = merge_values(
+        [ValueLayer("test", {"image": {"repository": "replace-me/taskora"}})],
+        [SetValue(path=("image", "repository"), value="acme/taskora")],
+    )
+
+    assert merged.placeholder_keys() == []
+    check_no_placeholders(merged)
+
+
+def test_placeholder_error_one_key() -> None:
+    merged = merge_values([ValueLayer("test", {"database": {"host": "replace-me-db"}})])
+
+    with pytest.raises(DeployError) as error:
+        check_no_placeholders(merged)
+
+    assert error.value.message == (
+        "nothing deployed: 1 key still contains the profile placeholder 'replace-me': "
+        "database.host. Set each with -f FILE or --set KEY=VALUE"
+    )
+    assert error.value.exit_code == ExitCode.USAGE
+
+
+def test_apply_rejects_placeholders_before_helm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "helm-ran"
+    helm = tmp_path / "helm"
+    helm.write_text(f"#!/bin/sh\ntouch {marker}\n", encoding="utf-8")
+    helm.chmod(0o755)
+    monkeypatch.setenv("TASKORA_HELM", str(helm))
+    plan = build_plan(DeployRequest(cloud="doks"))
+
+    with pytest.raises(DeployError) as error:
+        apply(plan)
+
+    assert error.value.message.startswith("nothing deployed: 2 keys still contain")
+    assert not marker.exists()
+
+
+def test_values_out_same_as_input(tmp_path: Path, any_helm: Path) -> None:
+    own = write(tmp_path / "own.yaml", "replicaCount: 2\n")
+    (tmp_path / "sub").mkdir()
+    same_file = tmp_path / "sub" / ".." / "own.yaml"
+    request = DeployRequest(cloud="doks", values_files=(own,), values_out=same_file)
+
+    with pytest.raises(DeployError) as error:
+        build_plan(request)
+
+    assert error.value.message.startswith(f"invalid --values-out {same_file}: it is also")
     assert error.value.exit_code == ExitCode.USAGE
