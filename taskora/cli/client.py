@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -73,8 +74,9 @@ UrlOption = Annotated[
     typer.Option(
         "--url",
         help=(
-            "Base URL of the Taskora server. Default: $TASKORA_URL, then `url` in the "
-            f"config file, then {DEFAULT_URL}."
+            "Base URL of the Taskora server, without /api. Default: $TASKORA_URL, then `url` "
+            f"in the config file, then {DEFAULT_URL}. A URL that does not lead to the "
+            "Taskora API is an error (exit code 1)."
         ),
         show_default=False,
     ),
@@ -83,7 +85,10 @@ TokenOption = Annotated[
     str | None,
     typer.Option(
         "--token",
-        help="API token. Default: $TASKORA_TOKEN, then `token` in the config file.",
+        help=(
+            "API token: visible ASCII characters, without spaces. Default: $TASKORA_TOKEN, "
+            "then `token` in the config file. An empty value is an error."
+        ),
         show_default=False,
     ),
 ]
@@ -169,11 +174,14 @@ def resolve_connection(url: str | None = None, token: str | None = None) -> Conn
 
     Each setting takes the first of: the command-line option, the environment variable,
     the config file. The URL falls back to :data:`DEFAULT_URL`, but the token has no
-    default, so a missing token is reported when a request needs one.
+    default, so a missing token is reported when a request needs one. An option given
+    as an empty string counts as given, and so does an empty ``TASKORA_TOKEN``, so both
+    are reported as invalid rather than skipped. Raise :class:`TaskoraError` for an
+    invalid URL or token, before any request is sent.
     """
     config = _LazyConfig()
 
-    if url:
+    if url is not None:
         resolved_url, url_source = url, "--url"
     elif os.environ.get(URL_ENV):
         resolved_url, url_source = os.environ[URL_ENV], URL_ENV
@@ -184,14 +192,17 @@ def resolve_connection(url: str | None = None, token: str | None = None) -> Conn
 
     resolved_token: str | None
     token_source: str | None
-    if token:
+    if token is not None:
         resolved_token, token_source = token, "--token"
-    elif os.environ.get(TOKEN_ENV):
+    elif TOKEN_ENV in os.environ:
         resolved_token, token_source = os.environ[TOKEN_ENV], TOKEN_ENV
-    elif config.get().token:
+    elif config.get().token is not None:
         resolved_token, token_source = config.get().token, f"the config file {config_path()}"
     else:
         resolved_token, token_source = None, None
+
+    if resolved_token is not None and token_source is not None:
+        validate_token(resolved_token, token_source)
 
     return Connection(
         url=validate_url(resolved_url, url_source),
@@ -203,7 +214,16 @@ def resolve_connection(url: str | None = None, token: str | None = None) -> Conn
 
 def validate_url(url: str, source: str) -> str:
     """Return ``url`` without a trailing slash, or raise if it is not an http(s) URL."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        # The port is parsed lazily, so an invalid one only raises when read.
+        _ = parts.port
+    except ValueError as error:
+        raise TaskoraError(
+            f"invalid server URL {url!r} from {source}: {error}. Give a URL such as "
+            "http://127.0.0.1:8000.",
+            exit_code=ExitCode.USAGE,
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TaskoraError(
             f"invalid server URL {url!r} from {source}: it must start with http:// or "
@@ -216,6 +236,49 @@ def validate_url(url: str, source: str) -> str:
             exit_code=ExitCode.USAGE,
         )
     return url.strip().rstrip("/")
+
+
+def validate_token(token: str, source: str) -> None:
+    """Raise unless ``token`` can be sent in an ``Authorization: Bearer`` header.
+
+    A token may contain only visible ASCII characters (``!`` to ``~``): a space would split
+    the header value, and a line break or a non-ASCII character cannot be sent in a header
+    at all. The message names ``source`` and the position of the first invalid character,
+    never the token itself.
+    """
+    if not token:
+        raise TaskoraError(
+            f"the API token from {source} is empty. {_empty_token_fix(source)}",
+            exit_code=ExitCode.UNAUTHORIZED,
+        )
+    for position, character in enumerate(token, start=1):
+        if not "!" <= character <= "~":
+            raise TaskoraError(
+                f"invalid API token from {source}: it contains {_describe_character(character)} "
+                f"at position {position}, but a token may contain only visible ASCII "
+                "characters (letters, digits and punctuation, without spaces). Copy the token "
+                "again without that character.",
+                exit_code=ExitCode.UNAUTHORIZED,
+            )
+
+
+def _empty_token_fix(source: str) -> str:
+    if source == "--token":
+        return "Pass the token after --token, or leave --token out to use TASKORA_TOKEN."
+    if source == TOKEN_ENV:
+        return f"Set {TOKEN_ENV} to a token, or unset it to use the config file."
+    return "Set `token` there to a token, or remove the key."
+
+
+def _describe_character(character: str) -> str:
+    """Name an invalid token character without revealing a character of the token."""
+    names = {" ": "a space", "\t": "a tab", "\n": "a line break", "\r": "a carriage return"}
+    if character in names:
+        return names[character]
+    if character.isascii():
+        return f"the control character U+{ord(character):04X}"
+    # A non-ASCII character may be part of the secret, so its code point is not shown.
+    return "a non-ASCII character"
 
 
 def missing_token_error() -> TaskoraError:
@@ -310,12 +373,48 @@ def _field_errors(problem: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _names_task(problem: dict[str, Any] | None, task_id: int) -> bool:
+    """Return whether a 404 problem document is about the task, as the server's are.
+
+    The Taskora server's detail for a missing task is "task 42 not found", while an unknown
+    path, such as the one a --url with an extra /api produces, gets the generic "Not Found".
+    """
+    detail = problem.get("detail") if problem is not None else None
+    if not isinstance(detail, str):
+        return False
+    return re.search(rf"\btask {task_id}\b", detail, re.IGNORECASE) is not None
+
+
+def not_taskora_error(connection: Connection, response: httpx.Response) -> TaskoraError:
+    """Build the error for a 404 on a route that every Taskora server has.
+
+    It exits with code 1 rather than 3 (unreachable), because a server sent a response.
+    """
+    parts = urlsplit(connection.url)
+    base_url = f"{parts.scheme}://{parts.netloc}"
+    if parts.path:
+        hint = (
+            f"If the server runs at {base_url}, set that base URL without the path "
+            f"{parts.path} in {connection.url_source}."
+        )
+    else:
+        hint = f"Check the host and port in {connection.url_source}."
+    request = response.request
+    return TaskoraError(
+        f"the server at {connection.url} returned 404 Not Found for {request.method} "
+        f"{request.url.path}, so {connection.url} does not look like a Taskora server. {hint}",
+        exit_code=ExitCode.ERROR,
+    )
+
+
 def error_for_response(
-    connection: Connection, response: httpx.Response, *, not_found: str | None = None
+    connection: Connection, response: httpx.Response, *, task_id: int | None = None
 ) -> TaskoraError:
     """Turn an HTTP error response into a :class:`TaskoraError` with its exit code.
 
-    ``not_found`` is the message for a 404, such as "task 42 not found".
+    ``task_id`` is the task that the request names. A 404 whose problem document names
+    that task is "task 42 not found" (exit code 5). Any other 404 means that the URL
+    does not lead to the Taskora API (exit code 1).
     """
     status = response.status_code
     problem = _problem_document(response)
@@ -329,24 +428,25 @@ def error_for_response(
             exit_code=ExitCode.UNAUTHORIZED,
         )
     if status == 404:
-        return TaskoraError(
-            not_found or f"{response.request.url.path} not found on {connection.url}",
-            exit_code=ExitCode.NOT_FOUND,
-        )
+        if task_id is not None and _names_task(problem, task_id):
+            return TaskoraError(f"task {task_id} not found", exit_code=ExitCode.NOT_FOUND)
+        return not_taskora_error(connection, response)
     if status in (409, 412):
         return TaskoraError(
             f"conflict ({status} {response.reason_phrase}): {detail}",
             exit_code=ExitCode.CONFLICT,
         )
     if status == 422:
+        # The server checks the values that the options carry, such as a title of spaces
+        # or an invalid tag, so a 422 is invalid usage of the command.
         reasons = _field_errors(problem)
         if reasons:
             return TaskoraError(
                 "the server rejected the request as invalid: " + "; ".join(reasons),
-                exit_code=ExitCode.ERROR,
+                exit_code=ExitCode.USAGE,
             )
         return TaskoraError(
-            f"the server rejected the request as invalid: {detail}", exit_code=ExitCode.ERROR
+            f"the server rejected the request as invalid: {detail}", exit_code=ExitCode.USAGE
         )
     return TaskoraError(
         f"the server at {connection.url} returned {status} {response.reason_phrase} for "
@@ -406,13 +506,14 @@ class TaskoraClient:
         json_body: Mapping[str, Any] | None = None,
         params: Sequence[tuple[str, str]] | None = None,
         headers: Mapping[str, str] | None = None,
-        not_found: str | None = None,
+        task_id: int | None = None,
         map_error: Callable[[httpx.Response], TaskoraError | None] | None = None,
     ) -> httpx.Response:
         """Send a request, retrying as ``retry`` allows, and return a successful response.
 
         ``map_error`` may turn an error response into a more specific error; when it
-        returns ``None``, :func:`error_for_response` reports the response.
+        returns ``None``, :func:`error_for_response` reports the response. ``task_id``
+        names the task in the path, for the message of a 404.
         """
         delay = RETRY_INITIAL_DELAY_SECONDS
         attempt = 1
@@ -447,7 +548,7 @@ class TaskoraClient:
 
         if response.is_error:
             specific = map_error(response) if map_error is not None else None
-            raise specific or error_for_response(self.connection, response, not_found=not_found)
+            raise specific or error_for_response(self.connection, response, task_id=task_id)
         return response
 
     def _decode(self, method: str, path: str, response: httpx.Response) -> Any:
@@ -488,7 +589,7 @@ class TaskoraClient:
         json_body: Mapping[str, Any] | None = None,
         params: Sequence[tuple[str, str]] | None = None,
         headers: Mapping[str, str] | None = None,
-        not_found: str | None = None,
+        task_id: int | None = None,
         map_error: Callable[[httpx.Response], TaskoraError | None] | None = None,
     ) -> dict[str, Any]:
         """Send one request and return its JSON object, which must contain ``expected_keys``."""
@@ -499,7 +600,7 @@ class TaskoraClient:
             json_body=json_body,
             params=params,
             headers=headers,
-            not_found=not_found,
+            task_id=task_id,
             map_error=map_error,
         )
         return self._check_object(
@@ -577,9 +678,7 @@ class TaskoraClient:
     def read_task(self, task_id: int) -> tuple[dict[str, Any], int | None]:
         """Return one task and its version, taken from the ``ETag`` or else the body."""
         path = f"/api/tasks/{task_id}"
-        response = self._send(
-            "GET", path, retry=Retry.ALWAYS, not_found=f"task {task_id} not found"
-        )
+        response = self._send("GET", path, retry=Retry.ALWAYS, task_id=task_id)
         task = self._check_object("GET", path, self._decode("GET", path, response), TASK_KEYS)
         version = parse_etag(response.headers.get("etag"))
         if version is None and isinstance(task.get("version"), int):
@@ -615,7 +714,7 @@ class TaskoraClient:
             retry=Retry.UNSENT,
             json_body=fields,
             headers=headers,
-            not_found=f"task {task_id} not found",
+            task_id=task_id,
             map_error=conflict,
         )
 
@@ -627,7 +726,7 @@ class TaskoraClient:
             f"/api/tasks/{task_id}/complete",
             TASK_KEYS,
             retry=Retry.ALWAYS,
-            not_found=f"task {task_id} not found",
+            task_id=task_id,
         )
 
     def reopen_task(self, task_id: int) -> dict[str, Any]:
@@ -637,7 +736,7 @@ class TaskoraClient:
             f"/api/tasks/{task_id}/reopen",
             TASK_KEYS,
             retry=Retry.ALWAYS,
-            not_found=f"task {task_id} not found",
+            task_id=task_id,
         )
 
     def delete_task(self, task_id: int) -> None:
@@ -648,7 +747,7 @@ class TaskoraClient:
             "DELETE",
             f"/api/tasks/{task_id}",
             retry=Retry.UNSENT,
-            not_found=f"task {task_id} not found",
+            task_id=task_id,
         )
 
     def follow_events(

@@ -33,6 +33,9 @@ class EventType(str, Enum):
 @app.command(
     help=(
         "Print events as they arrive until Ctrl-C.\n\n"
+        "Each text line starts with the event's sequence number in the server's event log, "
+        "as #N. With --json, each CloudEvent carries that number as its sequence attribute "
+        "(a string), and every other attribute is as the server sent it.\n\n"
         "If the connection drops or the server restarts, the command reconnects with backoff "
         "and resumes after the last event it printed. It stops with an error when the first "
         "connection fails or the server rejects the token."
@@ -42,22 +45,31 @@ class EventType(str, Enum):
         "  taskora events tail\n\n"
         "  taskora events tail --type task.created --type task.completed\n\n"
         "  taskora events tail --json --since 100 | jq -r .data.title"
-    )
+    ),
 )
 def tail(
     # Not the shared JsonOption, because this prints one CloudEvent per line rather than
     # a response of the server.
     json_output: Annotated[
         bool,
-        typer.Option("--json", help="Print each event as one CloudEvent JSON object per line."),
+        typer.Option(
+            "--json",
+            help=(
+                "Print each event as one CloudEvent JSON object per line, with its sequence "
+                "number added as the sequence attribute."
+            ),
+        ),
     ] = False,
     since: Annotated[
         int | None,
         typer.Option(
             "--since",
             min=0,
-            metavar="ID",
-            help="First print the stored events after this event id, then live ones.",
+            metavar="N",
+            help=(
+                "First print the stored events after this one, then live ones. --since takes "
+                "the number shown as #N, or the sequence attribute of --json output."
+            ),
         ),
     ] = None,
     types: Annotated[
@@ -83,9 +95,11 @@ def tail(
             )
             for event in events:
                 if json_output:
-                    output.write_json(event.cloudevent, indent=False)
+                    printed = output.event_with_sequence(event.cloudevent, event.sequence)
+                    output.write_json(printed, indent=False)
                 else:
-                    stdout.print(output.event_line(event.cloudevent, event.type), soft_wrap=True)
+                    line = output.event_line(event.cloudevent, event.type, event.sequence)
+                    stdout.print(line, soft_wrap=True)
     except KeyboardInterrupt:
         # Ctrl-C is the normal way to stop following, so it is a success.
         raise typer.Exit(0) from None

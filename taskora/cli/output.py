@@ -167,15 +167,39 @@ def write_json(value: Any, *, indent: bool, stream: TextIO | None = None) -> Non
     stream.flush()
 
 
-def event_line(cloudevent: Mapping[str, Any], event_type: str) -> str:
-    """Format one event as ``time  type  #id  title`` in Rich markup, time in local time."""
+# "#" and six digits, so that columns stay aligned up to event 999999.
+SEQUENCE_COLUMN_WIDTH = 7
+
+
+def event_line(
+    cloudevent: Mapping[str, Any], event_type: str, sequence: int | None = None
+) -> str:
+    """Format one event as ``#sequence  time  type  task id  title`` in Rich markup.
+
+    ``sequence`` is the event's number in the server's event log, the value that
+    ``--since`` takes, shown as ``#-`` when the server sent none. The time is local time.
+    """
     data = cloudevent.get("data")
     data = data if isinstance(data, Mapping) else {}
+    label = f"#{sequence}" if sequence is not None else "#-"
     when = format_local_time(cloudevent.get("time"), "%Y-%m-%d %H:%M:%S")
     task_id = data.get("id", cloudevent.get("subject", "?"))
     title = str(data.get("title", ""))
     style = EVENT_STYLES.get(event_type, "")
     return (
-        f"{escape(when)}  {_styled(f'{event_type:<15}', style)}  "
-        f"#{escape(str(task_id))}  {escape(title)}"
+        f"{label:<{SEQUENCE_COLUMN_WIDTH}}  {escape(when)}  "
+        f"{_styled(f'{event_type:<15}', style)}  "
+        f"task {escape(str(task_id))}  {escape(title)}"
     )
+
+
+def event_with_sequence(cloudevent: Mapping[str, Any], sequence: int | None) -> dict[str, Any]:
+    """Return the CloudEvent with ``sequence`` added as the ``sequence`` extension attribute.
+
+    The CloudEvents sequence extension carries the value as a string. Every other attribute
+    stays as the server sent it, and without a sequence the event is returned unchanged.
+    """
+    event = dict(cloudevent)
+    if sequence is not None:
+        event["sequence"] = str(sequence)
+    return event

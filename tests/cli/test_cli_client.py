@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -268,7 +270,7 @@ def test_http_error_statuses(
     assert not_found.message == "task 42 not found"
 
     invalid = invoke_error(runner, cli, ["tasks", "add", " ", "--url", url])
-    assert invalid.exit_code == ExitCode.ERROR
+    assert invalid.exit_code == ExitCode.USAGE
     assert invalid.message == (
         "the server rejected the request as invalid: title: String should have at least "
         "1 character; tags: Input should be a valid list"
@@ -419,3 +421,235 @@ def test_unexpected_json_shape(
         "/api/tasks/1: expected a JSON object with id, title, status. Check that --url "
         "points at a Taskora server."
     )
+
+
+# --- token and URL checks before any request ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad_token", "described"),
+    [
+        ("a\nb", "a line break at position 2"),
+        ("abc\r", "a carriage return at position 4"),
+        ("ab cd", "a space at position 3"),
+        ("\tabc", "a tab at position 1"),
+        ("ab\x7fc", "the control character U+007F at position 3"),
+        ("tökén", "a non-ASCII character at position 2"),
+    ],
+)
+def test_invalid_token_option_rejected(
+    runner: CliRunner,
+    cli: typer.Typer,
+    scripted_server: ScriptedServer,
+    bad_token: str,
+    described: str,
+) -> None:
+    error = invoke_error(
+        runner, cli, ["tasks", "list", "--url", scripted_server.url, "--token", bad_token]
+    )
+
+    assert error.exit_code == ExitCode.UNAUTHORIZED
+    assert error.message == (
+        f"invalid API token from --token: it contains {described}, but a token may contain "
+        "only visible ASCII characters (letters, digits and punctuation, without spaces). "
+        "Copy the token again without that character."
+    )
+    assert scripted_server.requests == []
+
+
+def test_invalid_token_names_env_and_config(
+    runner: CliRunner,
+    cli: typer.Typer,
+    scripted_server: ScriptedServer,
+    isolated_client_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_config(isolated_client_env, scripted_server.url, "file\nsecret")
+
+    from_file = invoke_error(runner, cli, ["tasks", "list"])
+    monkeypatch.setenv("TASKORA_TOKEN", "env\nsecret")
+    from_env = invoke_error(runner, cli, ["events", "tail"])
+
+    assert from_file.exit_code == ExitCode.UNAUTHORIZED
+    assert from_file.message.startswith(
+        f"invalid API token from the config file {isolated_client_env}: "
+    )
+    assert "secret" not in from_file.message
+    assert from_env.exit_code == ExitCode.UNAUTHORIZED
+    assert from_env.message.startswith("invalid API token from TASKORA_TOKEN: ")
+    assert "secret" not in from_env.message
+    assert scripted_server.requests == []
+
+
+def test_invalid_token_printed_without_token(scripted_server: ScriptedServer) -> None:
+    """The real entry point prints one line on stderr, exits 4, and never shows the token."""
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "taskora", "tasks", "list",
+            "--url", scripted_server.url, "--token", "Bearer-ish\nsecret",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 4
+    assert result.stderr.startswith("Error: invalid API token from --token: ")
+    assert "secret" not in result.stderr
+    assert "cannot reach" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_empty_token_option_not_skipped(
+    runner: CliRunner,
+    cli: typer.Typer,
+    scripted_server: ScriptedServer,
+    isolated_client_env: Path,
+) -> None:
+    write_config(isolated_client_env, scripted_server.url, "file-token")
+
+    error = invoke_error(runner, cli, ["tasks", "list", "--token", ""])
+
+    assert error.exit_code == ExitCode.UNAUTHORIZED
+    assert error.message == (
+        "the API token from --token is empty. Pass the token after --token, or leave "
+        "--token out to use TASKORA_TOKEN."
+    )
+    assert scripted_server.requests == []
+
+
+def test_empty_token_env_not_skipped(
+    runner: CliRunner,
+    cli: typer.Typer,
+    scripted_server: ScriptedServer,
+    isolated_client_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_config(isolated_client_env, scripted_server.url, "file-token")
+    monkeypatch.setenv("TASKORA_TOKEN", "")
+
+    error = invoke_error(runner, cli, ["events", "tail"])
+
+    assert error.exit_code == ExitCode.UNAUTHORIZED
+    assert error.message == (
+        "the API token from TASKORA_TOKEN is empty. Set TASKORA_TOKEN to a token, or unset "
+        "it to use the config file."
+    )
+    assert scripted_server.requests == []
+
+
+def test_empty_token_in_config_file(isolated_client_env: Path) -> None:
+    isolated_client_env.parent.mkdir(parents=True)
+    isolated_client_env.write_text('url = "http://127.0.0.1:9100"\ntoken = ""\n')
+
+    with pytest.raises(TaskoraError) as caught:
+        resolve_connection()
+
+    assert caught.value.exit_code == ExitCode.UNAUTHORIZED
+    assert caught.value.message == (
+        f"the API token from the config file {isolated_client_env} is empty. Set `token` "
+        "there to a token, or remove the key."
+    )
+
+
+def test_empty_url_option_not_skipped(isolated_client_env: Path) -> None:
+    write_config(isolated_client_env, "http://127.0.0.1:9100", "file-token")
+
+    with pytest.raises(TaskoraError) as caught:
+        resolve_connection("", None)
+
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert caught.value.message.startswith("invalid server URL '' from --url: ")
+
+
+@pytest.mark.parametrize("bad_url", ["http://[default: x]", "http://127.0.0.1:99999"])
+def test_unparsable_url_is_usage_error(bad_url: str) -> None:
+    with pytest.raises(TaskoraError) as caught:
+        resolve_connection(bad_url, "token")
+
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert caught.value.message.startswith(f"invalid server URL {bad_url!r} from --url: ")
+
+
+# --- 404 from something that is not the Taskora API ---------------------------------------
+
+
+def test_url_with_api_path_not_task_not_found(
+    runner: CliRunner, cli: typer.Typer, scripted_server: ScriptedServer
+) -> None:
+    """--url .../api makes every path /api/api/..., for which a Taskora server returns 404."""
+    url = f"{scripted_server.url}/api"
+    generic_404 = ScriptedResponse(
+        404,
+        {"type": "about:blank", "title": "Not Found", "status": 404, "detail": "Not Found"},
+        content_type="application/problem+json",
+    )
+    for method, path in [("GET", "/api/api/tasks"), ("GET", "/api/api/tasks/42")]:
+        scripted_server.add(method, path, generic_404)
+    options = ["--url", url, "--token", "t"]
+
+    listing = invoke_error(runner, cli, ["tasks", "list", *options])
+    showing = invoke_error(runner, cli, ["tasks", "show", "42", *options])
+    tailing = invoke_error(runner, cli, ["events", "tail", *options])
+
+    assert listing.exit_code == ExitCode.ERROR
+    assert listing.message == (
+        f"the server at {url} returned 404 Not Found for GET /api/api/tasks, so {url} does "
+        f"not look like a Taskora server. If the server runs at {scripted_server.url}, set "
+        "that base URL without the path /api in --url."
+    )
+    assert showing.exit_code == ExitCode.ERROR
+    assert "task 42 not found" not in showing.message
+    assert showing.message.startswith(
+        f"the server at {url} returned 404 Not Found for GET /api/api/tasks/42, so "
+    )
+    assert tailing.exit_code == ExitCode.ERROR
+    assert "GET /api/api/events/stream" in tailing.message
+
+
+def test_404_without_url_path_suggests_host_check(
+    runner: CliRunner,
+    cli: typer.Typer,
+    scripted_server: ScriptedServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TASKORA_URL", scripted_server.url)
+    scripted_server.add("DELETE", "/api/tasks/5", ScriptedResponse(404, b"<html>nope</html>"))
+
+    error = invoke_error(runner, cli, ["tasks", "rm", "5", "--token", "t"])
+
+    assert error.exit_code == ExitCode.ERROR
+    assert error.message == (
+        f"the server at {scripted_server.url} returned 404 Not Found for DELETE /api/tasks/5, "
+        f"so {scripted_server.url} does not look like a Taskora server. Check the host and "
+        "port in TASKORA_URL."
+    )
+
+
+def test_422_is_usage_error(
+    runner: CliRunner, cli: typer.Typer, scripted_server: ScriptedServer
+) -> None:
+    scripted_server.add(
+        "POST",
+        "/api/tasks",
+        ScriptedResponse(
+            422,
+            {
+                "title": "Unprocessable Content",
+                "status": 422,
+                "detail": "Invalid field 'tags'",
+                "errors": [{"field": "body.tags.0", "message": "Invalid tag 'a b'"}],
+            },
+            content_type="application/problem+json",
+        ),
+    )
+
+    error = invoke_error(
+        runner,
+        cli,
+        ["tasks", "add", "Milk", "-t", "a b", "--url", scripted_server.url, "--token", "t"],
+    )
+
+    assert error.exit_code == ExitCode.USAGE
+    assert error.message == "the server rejected the request as invalid: tags.0: Invalid tag 'a b'"

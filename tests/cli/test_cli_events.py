@@ -75,9 +75,9 @@ def test_tail_json_resumes_after_drop(
     assert isinstance(result.exception, TaskoraError)
     assert result.exception.exit_code == ExitCode.UNAUTHORIZED
     assert [json.loads(line) for line in result.stdout.splitlines()] == [
-        CREATED_1,
-        COMPLETED_1,
-        CREATED_2,
+        {**CREATED_1, "sequence": "1"},
+        {**COMPLETED_1, "sequence": "2"},
+        {**CREATED_2, "sequence": "3"},
     ]
 
     first, second, third = scripted_server.requests
@@ -118,8 +118,8 @@ def test_tail_readable_lines(
     result = runner.invoke(cli, ["events", "tail", "--url", scripted_server.url, "--token", "t"])
 
     assert result.stdout.splitlines() == [
-        "2026-12-24 16:00:05  task.created     #1  Buy milk",
-        "2026-12-24 16:00:05  task.created     #2  [red]x",
+        "#1       2026-12-24 16:00:05  task.created     task 1  Buy milk",
+        "#2       2026-12-24 16:00:05  task.created     task 2  [red]x",
     ]
 
 
@@ -200,7 +200,7 @@ def test_tail_stops_cleanly_on_sigint(scripted_server: ScriptedServer) -> None:
             process.kill()
             process.wait()
 
-    assert json.loads(first_line) == CREATED_1
+    assert json.loads(first_line) == {**CREATED_1, "sequence": "1"}
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
 
@@ -232,6 +232,51 @@ def test_tail_into_closed_pipe(scripted_server: ScriptedServer) -> None:
             process.kill()
             process.wait()
 
-    assert json.loads(first_line) == CREATED_1
+    assert json.loads(first_line) == {**CREATED_1, "sequence": "1"}
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
+
+
+def test_tail_json_adds_only_sequence(
+    runner: CliRunner, cli: typer.Typer, scripted_server: ScriptedServer
+) -> None:
+    """Each printed line is the server's event text plus a string ``sequence`` at the end."""
+    scripted_server.add(
+        "GET", STREAM, stream_response(sse_message(23, CREATED_2)), UNAUTHORIZED
+    )
+
+    result = runner.invoke(
+        cli, ["events", "tail", "--json", "--url", scripted_server.url, "--token", "t"]
+    )
+
+    (line,) = result.stdout.splitlines()
+    printed = json.loads(line)
+    assert printed["sequence"] == "23"
+    assert printed["id"] == CREATED_2["id"]
+    assert {key: value for key, value in printed.items() if key != "sequence"} == CREATED_2
+    assert list(printed) == [*CREATED_2, "sequence"]
+
+
+def test_tail_since_takes_printed_sequence(
+    runner: CliRunner, cli: typer.Typer, scripted_server: ScriptedServer
+) -> None:
+    """The number after # in a text line, passed to --since, resumes after that event."""
+    scripted_server.add("GET", STREAM, stream_response(sse_message(41, CREATED_1)), UNAUTHORIZED)
+    options = ["--url", scripted_server.url, "--token", "t"]
+
+    first = runner.invoke(cli, ["events", "tail", *options])
+    sequence_label = first.stdout.split()[0]
+    runner.invoke(cli, ["events", "tail", "--since", sequence_label.removeprefix("#"), *options])
+
+    assert sequence_label == "#41"
+    assert scripted_server.requests[-1].query == [("since", "41")]
+
+
+def test_tail_help_explains_since(runner: CliRunner, cli: typer.Typer) -> None:
+    result = runner.invoke(cli, ["events", "tail", "--help"], env={"COLUMNS": "400"})
+
+    assert result.exit_code == 0
+    assert (
+        "--since takes the number shown as #N, or the sequence attribute of --json output."
+        in result.stdout
+    )

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
 import typer
+import typer.main
 from cli_helpers import ScriptedResponse, ScriptedServer, make_cloudevent, make_task
 from rich.console import Console
 from typer.testing import CliRunner
@@ -191,6 +194,68 @@ def test_rm_message(runner: CliRunner, cli: typer.Typer, scripted_server: Script
 def test_event_line_local_time() -> None:
     cloudevent = make_cloudevent("task.completed", 12, "[red]x")
 
-    text = render(output.event_line(cloudevent, "task.completed")).rstrip()
+    text = render(output.event_line(cloudevent, "task.completed", 345)).rstrip()
 
-    assert text == "2026-12-24 17:00:05  task.completed   #12  [red]x"
+    assert text == "#345     2026-12-24 17:00:05  task.completed   task 12  [red]x"
+
+
+def test_event_line_without_sequence() -> None:
+    cloudevent = make_cloudevent("task.created", 3, "Buy milk")
+
+    text = render(output.event_line(cloudevent, "task.created")).rstrip()
+
+    assert text == "#-       2026-12-24 17:00:05  task.created     task 3  Buy milk"
+
+
+def test_event_with_sequence_keeps_attributes() -> None:
+    cloudevent = make_cloudevent("task.created", 3, "Buy milk")
+
+    printed = output.event_with_sequence(cloudevent, 23)
+
+    assert printed == {**cloudevent, "sequence": "23"}
+    assert list(printed)[:-1] == list(cloudevent)
+    assert "sequence" not in cloudevent
+    assert output.event_with_sequence(cloudevent, None) == cloudevent
+
+
+def test_help_texts_keep_square_brackets(cli: typer.Typer) -> None:
+    """Rich markup in help would drop text such as ``[default: x]``, so none may change."""
+    from rich.markup import render as render_markup
+
+    command = typer.main.get_command(cli)
+    pending = [("", command)]
+    checked = 0
+    while pending:
+        path, current = pending.pop()
+        texts = [current.help or "", current.epilog or ""]
+        texts.extend(getattr(param, "help", None) or "" for param in current.params)
+        for text in texts:
+            assert render_markup(text).plain == text, f"{path}: {text!r}"
+            checked += 1
+        subcommands = getattr(current, "commands", {})
+        pending.extend((f"{path} {name}", sub) for name, sub in subcommands.items())
+
+    assert checked > 50
+
+
+def test_error_keeps_square_brackets(scripted_server: ScriptedServer) -> None:
+    """Server text in an error, such as ``[default: x]``, reaches stderr unchanged."""
+    scripted_server.add(
+        "POST",
+        "/api/tasks/9/complete",
+        ScriptedResponse(409, {"title": "Conflict", "status": 409, "detail": "[default: x] [b]"}),
+    )
+
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "taskora", "tasks", "done", "9",
+            "--url", scripted_server.url, "--token", "t",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 6
+    assert result.stderr == "Error: conflict (409 Conflict): [default: x] [b]\n"

@@ -158,8 +158,38 @@ def test_other_users_task_not_found(live_server: LiveServer, user_env: dict[str,
 def test_server_validation_error(user_env: dict[str, str]) -> None:
     result = taskora(user_env, "tasks", "add", "x" * 501)
 
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.startswith("Error: the server rejected the request as invalid: title: ")
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [(("   ",), "title: "), (("Milk", "--tag", "no spaces allowed"), "tags")],
+)
+def test_invalid_values_exit_usage(
+    user_env: dict[str, str], options: tuple[str, ...], field: str
+) -> None:
+    result = taskora(user_env, "tasks", "add", *options)
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("Error: the server rejected the request as invalid: ")
+    assert field in result.stderr
+
+
+def test_url_with_api_path(live_server: LiveServer, user_env: dict[str, str]) -> None:
+    url = f"{live_server.url}/api"
+
+    listing = taskora(user_env, "tasks", "list", "--url", url)
+    showing = taskora(user_env, "tasks", "show", "1", "--url", url)
+
+    assert listing.returncode == 1
+    assert listing.stderr == (
+        f"Error: the server at {url} returned 404 Not Found for GET /api/api/tasks, so {url} "
+        f"does not look like a Taskora server. If the server runs at {live_server.url}, set "
+        "that base URL without the path /api in --url.\n"
+    )
+    assert showing.returncode == 1
+    assert "not found" not in showing.stderr.replace("404 Not Found", "")
 
 
 def test_filters_and_sort(user_env: dict[str, str]) -> None:
@@ -256,6 +286,8 @@ def test_events_tail_receives_changes(
     assert completed["subject"] == str(task["id"])
     assert completed["data"]["status"] == "completed"
     assert completed["specversion"] == "1.0"
+    assert created["sequence"].isdigit()
+    assert int(completed["sequence"]) > int(created["sequence"])
 
     tail_process.send_signal(signal.SIGINT)
     _, stderr = tail_process.communicate(timeout=20)
@@ -325,3 +357,52 @@ def test_events_tail_survives_server_restart(tmp_path: Path) -> None:
     assert process.returncode == 0, stderr
     assert f"Connection to {server.url} lost" in stderr
     assert f"Reconnected to {server.url}." in stderr
+
+
+def test_events_tail_since_printed_sequence(user_env: dict[str, str]) -> None:
+    """The #N of a text line and the sequence of --json output both work with --since."""
+    first = taskora_json(user_env, "tasks", "add", "First")
+    second = taskora_json(user_env, "tasks", "add", "Second")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "taskora", "events", "tail", "--since", "0"],
+        env=user_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        reader = LineReader(process.stdout)
+        first_line = reader.next_line()
+        second_line = reader.next_line()
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert f"task {first['id']}  First" in first_line
+    assert f"task {second['id']}  Second" in second_line
+    sequence_label = first_line.split()[0]
+    assert sequence_label.startswith("#")
+
+    with subprocess.Popen(
+        [
+            sys.executable, "-m", "taskora", "events", "tail", "--json",
+            "--since", sequence_label.removeprefix("#"),
+        ],
+        env=user_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as resumed:
+        try:
+            assert resumed.stdout is not None
+            event = json.loads(LineReader(resumed.stdout).next_line())
+        finally:
+            resumed.kill()
+            resumed.wait()
+
+    assert event["subject"] == str(second["id"])
+    assert second_line.split()[0] == f"#{event['sequence']}"
