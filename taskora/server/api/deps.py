@@ -9,8 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from taskora.config import Settings
-from taskora.server.events.hub import SseHub
-from taskora.server.events.relay import OutboxRelay
+from taskora.server.events.pipeline import EventPipeline
 from taskora.server.store.cursors import CursorCodec
 from taskora.server.store.database import Database
 from taskora.server.store.users import authenticate
@@ -29,12 +28,8 @@ def get_database(request: Request) -> Database:
     return request.app.state.database
 
 
-def get_relay(request: Request) -> OutboxRelay:
-    return request.app.state.relay
-
-
-def get_hub(request: Request) -> SseHub:
-    return request.app.state.hub
+def get_events(request: Request) -> EventPipeline:
+    return request.app.state.events
 
 
 def get_settings(request: Request) -> Settings:
@@ -46,8 +41,7 @@ def get_cursors(request: Request) -> CursorCodec:
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
-RelayDep = Annotated[OutboxRelay, Depends(get_relay)]
-HubDep = Annotated[SseHub, Depends(get_hub)]
+EventsDep = Annotated[EventPipeline, Depends(get_events)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CursorsDep = Annotated[CursorCodec, Depends(get_cursors)]
 

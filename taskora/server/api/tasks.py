@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 from sqlalchemy.exc import IntegrityError
 
-from taskora.server.api.deps import CallerDep, CursorsDep, DatabaseDep, RelayDep
+from taskora.server.api.deps import CallerDep, CursorsDep, DatabaseDep, EventsDep
 from taskora.server.api.problems import InvalidParameter
 from taskora.server.domain.tasks import (
     Priority,
@@ -85,7 +85,7 @@ def create_task(
     body: TaskCreate,
     caller: CallerDep,
     database: DatabaseDep,
-    relay: RelayDep,
+    events: EventsDep,
     idempotency_key: Annotated[
         str | None,
         Header(description="Makes a retry return the first response instead of a new task."),
@@ -99,16 +99,16 @@ def create_task(
     if idempotency_key is None:
         with database.write() as session:
             task = store.create_task(session, caller.id, caller.timezone, body)
-        relay.notify()
+        events.notify_commit()
         return _task_response(task, 201, Location=f"/api/tasks/{task.id}")
 
     body_hash = idempotency.request_hash(body.model_dump(mode="json"))
     try:
-        return _create_once(body, caller, database, relay, idempotency_key, body_hash)
+        return _create_once(body, caller, database, events, idempotency_key, body_hash)
     except IntegrityError:
         # A concurrent request with the same key committed first; replay its response.
         logger.info("Idempotency-Key of user %d was stored concurrently; replaying", caller.id)
-        return _create_once(body, caller, database, relay, idempotency_key, body_hash)
+        return _create_once(body, caller, database, events, idempotency_key, body_hash)
     except idempotency.KeyReused as error:
         raise InvalidParameter("header.Idempotency-Key", str(error)) from None
 
@@ -117,7 +117,7 @@ def _create_once(
     body: TaskCreate,
     caller: CallerDep,
     database: DatabaseDep,
-    relay: RelayDep,
+    events: EventsDep,
     key: str,
     body_hash: str,
 ) -> JSONResponse:
@@ -133,7 +133,7 @@ def _create_once(
         task = store.create_task(session, caller.id, caller.timezone, body)
         response = idempotency.StoredResponse(201, jsonable_encoder(task))
         idempotency.save_response(session, caller.id, key, body_hash, response)
-    relay.notify()
+    events.notify_commit()
     return _task_response(task, 201, Location=f"/api/tasks/{task.id}")
 
 
@@ -213,7 +213,7 @@ def update_task(
     body: TaskUpdate,
     caller: CallerDep,
     database: DatabaseDep,
-    relay: RelayDep,
+    events: EventsDep,
     if_match: IfMatchHeader = None,
 ) -> JSONResponse:
     """Change the fields present in the body and emit task.updated (or task.completed)."""
@@ -223,24 +223,24 @@ def update_task(
             task = store.update_task(session, caller.id, task_id, body, expected)
     except TaskNotFound as error:
         raise _not_found(error) from None
-    relay.notify()
+    events.notify_commit()
     return _task_response(task)
 
 
 @router.post("/{task_id}/complete", response_model=TaskOut)
 def complete_task(
-    task_id: TaskId, caller: CallerDep, database: DatabaseDep, relay: RelayDep
+    task_id: TaskId, caller: CallerDep, database: DatabaseDep, events: EventsDep
 ) -> JSONResponse:
     """Mark a task completed and emit task.completed; a completed task is left as it is."""
-    return _set_status(task_id, Status.COMPLETED, caller.id, database, relay)
+    return _set_status(task_id, Status.COMPLETED, caller.id, database, events)
 
 
 @router.post("/{task_id}/reopen", response_model=TaskOut)
 def reopen_task(
-    task_id: TaskId, caller: CallerDep, database: DatabaseDep, relay: RelayDep
+    task_id: TaskId, caller: CallerDep, database: DatabaseDep, events: EventsDep
 ) -> JSONResponse:
     """Mark a task pending again and emit task.updated; a pending task is left as it is."""
-    return _set_status(task_id, Status.PENDING, caller.id, database, relay)
+    return _set_status(task_id, Status.PENDING, caller.id, database, events)
 
 
 @router.delete("/{task_id}", status_code=204)
@@ -248,7 +248,7 @@ def delete_task(
     task_id: TaskId,
     caller: CallerDep,
     database: DatabaseDep,
-    relay: RelayDep,
+    events: EventsDep,
     if_match: IfMatchHeader = None,
 ) -> Response:
     """Delete a task and emit task.deleted."""
@@ -258,17 +258,17 @@ def delete_task(
             store.delete_task(session, caller.id, task_id, expected)
     except TaskNotFound as error:
         raise _not_found(error) from None
-    relay.notify()
+    events.notify_commit()
     return Response(status_code=204)
 
 
 def _set_status(
-    task_id: int, status: Status, user_id: int, database: DatabaseDep, relay: RelayDep
+    task_id: int, status: Status, user_id: int, database: DatabaseDep, events: EventsDep
 ) -> JSONResponse:
     try:
         with database.write() as session:
             task = store.set_status(session, user_id, task_id, status)
     except TaskNotFound as error:
         raise _not_found(error) from None
-    relay.notify()
+    events.notify_commit()
     return _task_response(task)
