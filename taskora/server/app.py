@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from taskora import __version__
 from taskora.config import Settings
 from taskora.server.api import events, ops, tasks, users
+from taskora.server.api.deps import CallerCache
 from taskora.server.api.limits import BodySizeLimit
 from taskora.server.api.problems import install_problem_handlers
 from taskora.server.events.pipeline import EventPipeline
@@ -77,6 +78,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         app.state.database = database
         app.state.events = events
         app.state.cursors = CursorCodec(cursor_key)
+        app.state.callers = CallerCache()
         app.state.metrics = build_registry(events, asyncio.get_running_loop())
 
         events.start()

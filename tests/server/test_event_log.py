@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -22,8 +26,8 @@ from taskora.server.store.database import Database, upgrade
 from taskora.server.store.models import EventRecord
 from taskora.server.store.tasks import create_task
 from taskora.server.store.users import create_user
-from tests.conftest import LiveServer
 from tests.support.postgres import temporary_database
+from tests.support.servers import ServerProcess
 
 
 @pytest.fixture(scope="module")
@@ -114,12 +118,16 @@ def test_prune_deletes_only_published_prefix(tmp_path) -> None:
     assert [event.position for event in left] == [event.position for event in events[3:]]
 
 
-def test_resume_older_than_retention_gets_reset(api_server: LiveServer) -> None:
-    token = api_server.create_user()
+def test_resume_older_than_retention_gets_reset(tmp_path) -> None:
+    """Uses a server of its own, since pruning the log affects every user of a database."""
+    url = f"sqlite:///{tmp_path / 'retention.db'}"
+    server = ServerProcess(home=tmp_path, database_url=url)
+    server.start()
+    token = server.create_user("retention")
     headers = {"Authorization": f"Bearer {token}"}
     for number in range(3):
-        httpx.post(f"{api_server.url}/api/tasks", json={"title": f"t{number}"}, headers=headers)
-    database = Database(api_server.server.database_url)
+        httpx.post(f"{server.url}/api/tasks", json={"title": f"t{number}"}, headers=headers)
+    database = Database(url)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with database.read() as session:
@@ -135,7 +143,7 @@ def test_resume_older_than_retention_gets_reset(api_server: LiveServer) -> None:
     lines: list[str] = []
     with httpx.stream(
         "GET",
-        f"{api_server.url}/api/events/stream",
+        f"{server.url}/api/events/stream",
         headers={**headers, "Last-Event-ID": "0"},
         timeout=httpx.Timeout(10, read=10),
     ) as response:
@@ -143,6 +151,7 @@ def test_resume_older_than_retention_gets_reset(api_server: LiveServer) -> None:
             lines.append(line)
             if line == "" and any(item.startswith("data:") for item in lines):
                 break
+    server.stop()
     data = json.loads(next(line for line in lines if line.startswith("data:"))[6:])
 
     assert "event: reset" in lines
@@ -191,11 +200,28 @@ class FlakyPublisher:
         self.accepted.append(event.position)
 
 
+@contextmanager
+def serve_in_thread(app) -> Iterator[str]:
+    """Run ``app`` with uvicorn on a free loopback port in a thread; yield its URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
 def test_failing_publisher_is_retried_while_writes_go_on(
     tmp_path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from fastapi.testclient import TestClient
-
     from taskora.server.app import create_app
 
     settings = Settings(data_dir=tmp_path, relay_poll_seconds=0.05)
@@ -206,10 +232,10 @@ def test_failing_publisher_is_retried_while_writes_go_on(
     with database.write() as session:
         _, token = create_user(session, "publisher")
 
-    with TestClient(create_app(settings, publisher)) as client:
+    with serve_in_thread(create_app(settings, publisher)) as url:
         headers = {"Authorization": f"Bearer {token}"}
         statuses = [
-            client.post("/api/tasks", json={"title": f"t{n}"}, headers=headers).status_code
+            httpx.post(f"{url}/api/tasks", json={"title": f"t{n}"}, headers=headers).status_code
             for n in range(5)
         ]
         deadline = time.monotonic() + 15

@@ -7,7 +7,6 @@ import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 from sqlalchemy.exc import IntegrityError
@@ -59,10 +58,11 @@ def _not_found(error: TaskNotFound) -> HTTPException:
     return HTTPException(404, str(error))
 
 
-def _task_response(task: TaskOut, status_code: int = 200, **headers: str) -> JSONResponse:
-    return JSONResponse(
-        jsonable_encoder(task),
+def _task_response(task: TaskOut, status_code: int = 200, **headers: str) -> Response:
+    return Response(
+        task.model_dump_json(),
         status_code=status_code,
+        media_type="application/json",
         headers={"ETag": f'"{task.version}"', **headers},
     )
 
@@ -90,7 +90,7 @@ def create_task(
         str | None,
         Header(description="Makes a retry return the first response instead of a new task."),
     ] = None,
-) -> JSONResponse:
+) -> Response:
     """Create a task and emit task.created."""
     if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         raise InvalidParameter(
@@ -120,7 +120,7 @@ def _create_once(
     events: EventsDep,
     key: str,
     body_hash: str,
-) -> JSONResponse:
+) -> Response:
     with database.write() as session:
         stored = idempotency.find_response(session, caller.id, key, body_hash)
         if stored is not None:
@@ -131,7 +131,7 @@ def _create_once(
                 headers={"ETag": f'"{version}"', "Idempotent-Replayed": "true"},
             )
         task = store.create_task(session, caller.id, caller.timezone, body)
-        response = idempotency.StoredResponse(201, jsonable_encoder(task))
+        response = idempotency.StoredResponse(201, task.model_dump(mode="json"))
         idempotency.save_response(session, caller.id, key, body_hash, response)
     events.notify_commit()
     return _task_response(task, 201, Location=f"/api/tasks/{task.id}")
@@ -170,7 +170,7 @@ def list_tasks(
     cursor: Annotated[
         str | None, Query(max_length=1000, description="next_cursor of the previous page.")
     ] = None,
-) -> TaskPage:
+) -> Response:
     """List the caller's tasks, one page at a time."""
     try:
         tags = tuple(normalize_tags(tag or []))
@@ -194,11 +194,14 @@ def list_tasks(
             items, next_cursor = store.list_tasks(session, caller.id, query, cursors)
     except InvalidCursor as error:
         raise HTTPException(400, f"invalid query.cursor: {error}") from None
-    return TaskPage(items=items, next_cursor=next_cursor)
+    # Serialized here, once: a returned model would be validated again against the
+    # response model before FastAPI encodes it.
+    page = TaskPage(items=items, next_cursor=next_cursor)
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/{task_id}", response_model=TaskOut)
-def get_task(task_id: TaskId, caller: CallerDep, database: DatabaseDep) -> JSONResponse:
+def get_task(task_id: TaskId, caller: CallerDep, database: DatabaseDep) -> Response:
     """Return one task."""
     try:
         with database.read() as session:
@@ -215,7 +218,7 @@ def update_task(
     database: DatabaseDep,
     events: EventsDep,
     if_match: IfMatchHeader = None,
-) -> JSONResponse:
+) -> Response:
     """Change the fields present in the body and emit task.updated (or task.completed)."""
     expected = _expected_version(if_match)
     try:
@@ -230,7 +233,7 @@ def update_task(
 @router.post("/{task_id}/complete", response_model=TaskOut)
 def complete_task(
     task_id: TaskId, caller: CallerDep, database: DatabaseDep, events: EventsDep
-) -> JSONResponse:
+) -> Response:
     """Mark a task completed and emit task.completed; a completed task is left as it is."""
     return _set_status(task_id, Status.COMPLETED, caller.id, database, events)
 
@@ -238,7 +241,7 @@ def complete_task(
 @router.post("/{task_id}/reopen", response_model=TaskOut)
 def reopen_task(
     task_id: TaskId, caller: CallerDep, database: DatabaseDep, events: EventsDep
-) -> JSONResponse:
+) -> Response:
     """Mark a task pending again and emit task.updated; a pending task is left as it is."""
     return _set_status(task_id, Status.PENDING, caller.id, database, events)
 
@@ -264,7 +267,7 @@ def delete_task(
 
 def _set_status(
     task_id: int, status: Status, user_id: int, database: DatabaseDep, events: EventsDep
-) -> JSONResponse:
+) -> Response:
     try:
         with database.write() as session:
             task = store.set_status(session, user_id, task_id, status)
