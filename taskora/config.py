@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import platformdirs
@@ -53,6 +54,14 @@ class Settings(BaseSettings):
     )
     relay_poll_seconds: float = Field(
         1.0, gt=0, description="Seconds between outbox scans when no commit woke the relay."
+    )
+    event_retention: timedelta = Field(
+        timedelta(days=7),
+        description="How long published events stay in the log for clients that resume; "
+        "an ISO 8601 duration such as P7D, or seconds.",
+    )
+    sse_retry_milliseconds: int = Field(
+        2000, ge=0, description="Reconnection delay that streams suggest to clients."
     )
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest request body accepted, in bytes."

@@ -1,4 +1,4 @@
-"""The FastAPI application and its lifespan: the database, the outbox relay and the SSE hub."""
+"""The FastAPI application and its lifespan: the database and the event pipeline."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from taskora import __version__
 from taskora.config import Settings
 from taskora.server.api import events, ops, tasks, users
+from taskora.server.api.deps import CallerCache
 from taskora.server.api.limits import BodySizeLimit
 from taskora.server.api.problems import install_problem_handlers
-from taskora.server.events.hub import SseHub
-from taskora.server.events.publishers import InProcessPublisher
-from taskora.server.events.relay import OutboxRelay
+from taskora.server.events.pipeline import EventPipeline
+from taskora.server.events.publishers import InProcessPublisher, Publisher
+from taskora.server.metrics import build_registry
 from taskora.server.store import database as store_database
 from taskora.server.store import idempotency
 from taskora.server.store.cursors import CursorCodec
@@ -59,8 +60,11 @@ def _delete_expired_keys_once(database: Database) -> int:
         return idempotency.delete_expired(session)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the service for ``settings``; the database is opened when the app starts."""
+def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAPI:
+    """Build the service for ``settings``; the database is opened when the app starts.
+
+    ``publisher`` receives every event; the default acknowledges without sending anything.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,23 +73,22 @@ def create_app(settings: Settings) -> FastAPI:
             await run_in_threadpool(store_database.upgrade, url)
         database = Database(url)
         cursor_key = await run_in_threadpool(load_service_key, database, "cursor")
-        hub = SseHub(queue_size=settings.sse_queue_size)
-        relay = OutboxRelay(database, InProcessPublisher(hub), settings.relay_poll_seconds)
+        events = EventPipeline(settings, database, publisher or InProcessPublisher())
         app.state.settings = settings
         app.state.database = database
-        app.state.hub = hub
-        app.state.relay = relay
+        app.state.events = events
         app.state.cursors = CursorCodec(cursor_key)
+        app.state.callers = CallerCache()
+        app.state.metrics = build_registry(events, asyncio.get_running_loop())
 
-        relay.start()
+        events.start()
         cleanup = asyncio.create_task(_delete_expired_keys(database), name="idempotency-cleanup")
         logger.info("Service started on the database %s", describe_url(url))
         try:
             yield
         finally:
             cleanup.cancel()
-            hub.close_all()
-            await relay.stop()
+            await events.stop()
             database.dispose()
             logger.info("Service stopped")
 

@@ -31,7 +31,8 @@ def event_types(client: httpx.Client, api_server: LiveServer) -> list[str]:
         for line in response.iter_lines():
             if line.startswith("event: "):
                 types.append(line.removeprefix("event: "))
-            if line.startswith(":"):
+            # A ping after at least one event means the replay and the live tail are done.
+            if line.startswith(":") and types:
                 break
     return types
 

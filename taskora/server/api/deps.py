@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -9,11 +11,10 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from taskora.config import Settings
-from taskora.server.events.hub import SseHub
-from taskora.server.events.relay import OutboxRelay
+from taskora.server.events.pipeline import EventPipeline
 from taskora.server.store.cursors import CursorCodec
 from taskora.server.store.database import Database
-from taskora.server.store.users import authenticate
+from taskora.server.store.users import authenticate, hash_token
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,8 @@ def get_database(request: Request) -> Database:
     return request.app.state.database
 
 
-def get_relay(request: Request) -> OutboxRelay:
-    return request.app.state.relay
-
-
-def get_hub(request: Request) -> SseHub:
-    return request.app.state.hub
+def get_events(request: Request) -> EventPipeline:
+    return request.app.state.events
 
 
 def get_settings(request: Request) -> Settings:
@@ -46,8 +43,7 @@ def get_cursors(request: Request) -> CursorCodec:
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
-RelayDep = Annotated[OutboxRelay, Depends(get_relay)]
-HubDep = Annotated[SseHub, Depends(get_hub)]
+EventsDep = Annotated[EventPipeline, Depends(get_events)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CursorsDep = Annotated[CursorCodec, Depends(get_cursors)]
 
@@ -56,6 +52,7 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 def get_caller(
+    request: Request,
     database: DatabaseDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
@@ -63,11 +60,56 @@ def get_caller(
         raise HTTPException(
             401, "missing bearer token: send 'Authorization: Bearer <token>'", _CHALLENGE
         )
+    callers: CallerCache = request.app.state.callers
+    token_hash = hash_token(credentials.credentials)
+    caller = callers.get(token_hash)
+    if caller is not None:
+        return caller
+
     with database.read() as session:
         user = authenticate(session, credentials.credentials)
         if user is None:
             raise HTTPException(401, "invalid API token", _CHALLENGE)
-        return Caller(id=user.id, name=user.name, timezone=user.timezone)
+        caller = Caller(id=user.id, name=user.name, timezone=user.timezone)
+    callers.put(token_hash, caller)
+    return caller
+
+
+class CallerCache:
+    """Recently authenticated tokens, so most requests skip the token query.
+
+    Entries live ``ttl_seconds``; changing a user drops that user's entries at once.
+    NOTE: a deleted token would keep working until its entry expires; nothing deletes
+    tokens yet.
+    """
+
+    def __init__(self, ttl_seconds: float = 30.0, max_entries: int = 10_000) -> None:
+        self._ttl = ttl_seconds
+        self._max_entries = max_entries
+        self._entries: dict[str, tuple[float, Caller]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token_hash: str) -> Caller | None:
+        with self._lock:
+            entry = self._entries.get(token_hash)
+            if entry is None:
+                return None
+            if entry[0] < time.monotonic():
+                del self._entries[token_hash]
+                return None
+            return entry[1]
+
+    def put(self, token_hash: str, caller: Caller) -> None:
+        with self._lock:
+            if len(self._entries) >= self._max_entries:
+                self._entries.clear()
+            self._entries[token_hash] = (time.monotonic() + self._ttl, caller)
+
+    def forget_user(self, user_id: int) -> None:
+        with self._lock:
+            stale = [key for key, (_, caller) in self._entries.items() if caller.id == user_id]
+            for key in stale:
+                del self._entries[key]
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

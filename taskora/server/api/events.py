@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -10,18 +11,20 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from taskora.server.api.deps import CallerDep, DatabaseDep, HubDep, SettingsDep
+from taskora.server.api.deps import CallerDep, DatabaseDep, EventsDep, SettingsDep
 from taskora.server.api.problems import InvalidParameter
 from taskora.server.events.cloudevents import EventType
 from taskora.server.events.hub import SseHub, StreamEvent, Subscription
 from taskora.server.store.database import Database
-from taskora.server.store.events import events_after
+from taskora.server.store.events import events_after, log_state
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
 REPLAY_BATCH_SIZE = 500
+# Sent instead of a replay when the retention window already deleted what a client missed.
+RESET_EVENT = "reset"
 KNOWN_TYPES = frozenset(str(event_type) for event_type in EventType)
 
 
@@ -57,8 +60,27 @@ def _parse_resume_point(last_event_id: str | None, since: int | None) -> int | N
     return value
 
 
-def _to_sse(event: StreamEvent) -> ServerSentEvent:
-    return ServerSentEvent(data=event.payload, event=event.type, id=str(event.seq))
+def _to_sse(event: StreamEvent, retry_milliseconds: int) -> ServerSentEvent:
+    # The retry hint rides on every event: a message of its own would reach clients such as
+    # httpx-sse as an empty event.
+    return ServerSentEvent(
+        data=event.payload, event=event.type, id=str(event.position), retry=retry_milliseconds
+    )
+
+
+def _reset_event(
+    resume_after: int, pruned_through: int, head: int, retry_milliseconds: int
+) -> ServerSentEvent:
+    """Tell a client that the log no longer has what it missed, and where it now stands."""
+    data = {
+        "reason": f"events {resume_after + 1} to {pruned_through} were deleted by the "
+        "retention window; fetch the task list again, then keep reading this stream",
+        "requested_after": resume_after,
+        "oldest_available": pruned_through + 1,
+    }
+    return ServerSentEvent(
+        data=json.dumps(data), event=RESET_EVENT, id=str(head), retry=retry_milliseconds
+    )
 
 
 async def _stream(
@@ -66,18 +88,23 @@ async def _stream(
     hub: SseHub,
     subscription: Subscription,
     resume_after: int | None,
+    retry_milliseconds: int,
 ) -> AsyncIterator[ServerSentEvent]:
     """Replay the log after ``resume_after``, then send live events, skipping any seen."""
     last_sent = resume_after
     try:
         if resume_after is not None:
+            head, pruned_through = await run_in_threadpool(_log_state, database)
+            if resume_after < pruned_through:
+                yield _reset_event(resume_after, pruned_through, head, retry_milliseconds)
+                last_sent = head
             while True:
                 batch = await run_in_threadpool(
                     _replay_batch, database, subscription, last_sent or 0
                 )
                 for event in batch:
-                    yield _to_sse(event)
-                    last_sent = event.seq
+                    yield _to_sse(event, retry_milliseconds)
+                    last_sent = event.position
                 if len(batch) < REPLAY_BATCH_SIZE:
                     break
 
@@ -85,18 +112,27 @@ async def _stream(
             event = await subscription.queue.get()
             if event is None:
                 return
-            if last_sent is not None and event.seq <= last_sent:
+            if last_sent is not None and event.position <= last_sent:
                 continue
-            yield _to_sse(event)
-            last_sent = event.seq
+            yield _to_sse(event, retry_milliseconds)
+            last_sent = event.position
     finally:
         hub.unsubscribe(subscription)
+
+
+def _log_state(database: Database) -> tuple[int, int]:
+    with database.read() as session:
+        return log_state(session)
 
 
 def _replay_batch(database: Database, subscription: Subscription, after: int) -> list[StreamEvent]:
     with database.read() as session:
         return events_after(
-            session, subscription.user_id, after, subscription.types, REPLAY_BATCH_SIZE
+            session,
+            after,
+            REPLAY_BATCH_SIZE,
+            user_id=subscription.user_id,
+            types=subscription.types,
         )
 
 
@@ -105,7 +141,7 @@ async def stream_events(
     request: Request,
     caller: CallerDep,
     database: DatabaseDep,
-    hub: HubDep,
+    events: EventsDep,
     settings: SettingsDep,
     last_event_id: Annotated[str | None, Header(description="Resume after this event id.")] = None,
     since: Annotated[
@@ -121,6 +157,7 @@ async def stream_events(
 
     # Subscribing before the replay query means an event committed meanwhile is either in
     # the replay or in the queue (or both, and then skipped by its sequence number).
+    hub = events.hub
     subscription = hub.subscribe(caller.id, wanted)
     if resume_after is None:
         logger.info(
@@ -134,7 +171,7 @@ async def stream_events(
             hub.connection_count,
         )
     return EventSourceResponse(
-        _stream(database, hub, subscription, resume_after),
+        _stream(database, hub, subscription, resume_after, settings.sse_retry_milliseconds),
         ping=settings.sse_ping_seconds,
         headers={"Cache-Control": "no-cache"},
     )

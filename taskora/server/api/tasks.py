@@ -7,12 +7,11 @@ import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 from sqlalchemy.exc import IntegrityError
 
-from taskora.server.api.deps import CallerDep, CursorsDep, DatabaseDep, RelayDep
+from taskora.server.api.deps import CallerDep, CursorsDep, DatabaseDep, EventsDep
 from taskora.server.api.problems import InvalidParameter
 from taskora.server.domain.tasks import (
     Priority,
@@ -59,10 +58,11 @@ def _not_found(error: TaskNotFound) -> HTTPException:
     return HTTPException(404, str(error))
 
 
-def _task_response(task: TaskOut, status_code: int = 200, **headers: str) -> JSONResponse:
-    return JSONResponse(
-        jsonable_encoder(task),
+def _task_response(task: TaskOut, status_code: int = 200, **headers: str) -> Response:
+    return Response(
+        task.model_dump_json(),
         status_code=status_code,
+        media_type="application/json",
         headers={"ETag": f'"{task.version}"', **headers},
     )
 
@@ -85,12 +85,12 @@ def create_task(
     body: TaskCreate,
     caller: CallerDep,
     database: DatabaseDep,
-    relay: RelayDep,
+    events: EventsDep,
     idempotency_key: Annotated[
         str | None,
         Header(description="Makes a retry return the first response instead of a new task."),
     ] = None,
-) -> JSONResponse:
+) -> Response:
     """Create a task and emit task.created."""
     if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         raise InvalidParameter(
@@ -99,16 +99,16 @@ def create_task(
     if idempotency_key is None:
         with database.write() as session:
             task = store.create_task(session, caller.id, caller.timezone, body)
-        relay.notify()
+        events.notify_commit()
         return _task_response(task, 201, Location=f"/api/tasks/{task.id}")
 
     body_hash = idempotency.request_hash(body.model_dump(mode="json"))
     try:
-        return _create_once(body, caller, database, relay, idempotency_key, body_hash)
+        return _create_once(body, caller, database, events, idempotency_key, body_hash)
     except IntegrityError:
         # A concurrent request with the same key committed first; replay its response.
         logger.info("Idempotency-Key of user %d was stored concurrently; replaying", caller.id)
-        return _create_once(body, caller, database, relay, idempotency_key, body_hash)
+        return _create_once(body, caller, database, events, idempotency_key, body_hash)
     except idempotency.KeyReused as error:
         raise InvalidParameter("header.Idempotency-Key", str(error)) from None
 
@@ -117,10 +117,10 @@ def _create_once(
     body: TaskCreate,
     caller: CallerDep,
     database: DatabaseDep,
-    relay: RelayDep,
+    events: EventsDep,
     key: str,
     body_hash: str,
-) -> JSONResponse:
+) -> Response:
     with database.write() as session:
         stored = idempotency.find_response(session, caller.id, key, body_hash)
         if stored is not None:
@@ -131,9 +131,9 @@ def _create_once(
                 headers={"ETag": f'"{version}"', "Idempotent-Replayed": "true"},
             )
         task = store.create_task(session, caller.id, caller.timezone, body)
-        response = idempotency.StoredResponse(201, jsonable_encoder(task))
+        response = idempotency.StoredResponse(201, task.model_dump(mode="json"))
         idempotency.save_response(session, caller.id, key, body_hash, response)
-    relay.notify()
+    events.notify_commit()
     return _task_response(task, 201, Location=f"/api/tasks/{task.id}")
 
 
@@ -170,7 +170,7 @@ def list_tasks(
     cursor: Annotated[
         str | None, Query(max_length=1000, description="next_cursor of the previous page.")
     ] = None,
-) -> TaskPage:
+) -> Response:
     """List the caller's tasks, one page at a time."""
     try:
         tags = tuple(normalize_tags(tag or []))
@@ -194,11 +194,14 @@ def list_tasks(
             items, next_cursor = store.list_tasks(session, caller.id, query, cursors)
     except InvalidCursor as error:
         raise HTTPException(400, f"invalid query.cursor: {error}") from None
-    return TaskPage(items=items, next_cursor=next_cursor)
+    # Serialized here, once: a returned model would be validated again against the
+    # response model before FastAPI encodes it.
+    page = TaskPage(items=items, next_cursor=next_cursor)
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/{task_id}", response_model=TaskOut)
-def get_task(task_id: TaskId, caller: CallerDep, database: DatabaseDep) -> JSONResponse:
+def get_task(task_id: TaskId, caller: CallerDep, database: DatabaseDep) -> Response:
     """Return one task."""
     try:
         with database.read() as session:
@@ -213,9 +216,9 @@ def update_task(
     body: TaskUpdate,
     caller: CallerDep,
     database: DatabaseDep,
-    relay: RelayDep,
+    events: EventsDep,
     if_match: IfMatchHeader = None,
-) -> JSONResponse:
+) -> Response:
     """Change the fields present in the body and emit task.updated (or task.completed)."""
     expected = _expected_version(if_match)
     try:
@@ -223,24 +226,24 @@ def update_task(
             task = store.update_task(session, caller.id, task_id, body, expected)
     except TaskNotFound as error:
         raise _not_found(error) from None
-    relay.notify()
+    events.notify_commit()
     return _task_response(task)
 
 
 @router.post("/{task_id}/complete", response_model=TaskOut)
 def complete_task(
-    task_id: TaskId, caller: CallerDep, database: DatabaseDep, relay: RelayDep
-) -> JSONResponse:
+    task_id: TaskId, caller: CallerDep, database: DatabaseDep, events: EventsDep
+) -> Response:
     """Mark a task completed and emit task.completed; a completed task is left as it is."""
-    return _set_status(task_id, Status.COMPLETED, caller.id, database, relay)
+    return _set_status(task_id, Status.COMPLETED, caller.id, database, events)
 
 
 @router.post("/{task_id}/reopen", response_model=TaskOut)
 def reopen_task(
-    task_id: TaskId, caller: CallerDep, database: DatabaseDep, relay: RelayDep
-) -> JSONResponse:
+    task_id: TaskId, caller: CallerDep, database: DatabaseDep, events: EventsDep
+) -> Response:
     """Mark a task pending again and emit task.updated; a pending task is left as it is."""
-    return _set_status(task_id, Status.PENDING, caller.id, database, relay)
+    return _set_status(task_id, Status.PENDING, caller.id, database, events)
 
 
 @router.delete("/{task_id}", status_code=204)
@@ -248,7 +251,7 @@ def delete_task(
     task_id: TaskId,
     caller: CallerDep,
     database: DatabaseDep,
-    relay: RelayDep,
+    events: EventsDep,
     if_match: IfMatchHeader = None,
 ) -> Response:
     """Delete a task and emit task.deleted."""
@@ -258,17 +261,17 @@ def delete_task(
             store.delete_task(session, caller.id, task_id, expected)
     except TaskNotFound as error:
         raise _not_found(error) from None
-    relay.notify()
+    events.notify_commit()
     return Response(status_code=204)
 
 
 def _set_status(
-    task_id: int, status: Status, user_id: int, database: DatabaseDep, relay: RelayDep
-) -> JSONResponse:
+    task_id: int, status: Status, user_id: int, database: DatabaseDep, events: EventsDep
+) -> Response:
     try:
         with database.write() as session:
             task = store.set_status(session, user_id, task_id, status)
     except TaskNotFound as error:
         raise _not_found(error) from None
-    relay.notify()
+    events.notify_commit()
     return _task_response(task)

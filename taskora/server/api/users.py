@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
 from taskora.server.api.deps import CallerDep, DatabaseDep
@@ -41,10 +41,14 @@ def get_me(caller: CallerDep, database: DatabaseDep) -> UserOut:
 
 
 @router.patch("/me", response_model=UserOut)
-def update_me(body: UserUpdate, caller: CallerDep, database: DatabaseDep) -> UserOut:
+def update_me(
+    request: Request, body: UserUpdate, caller: CallerDep, database: DatabaseDep
+) -> UserOut:
     """Change the caller's time zone, the default of their new tasks."""
     with database.write() as session:
         user = session.get_one(User, caller.id)
         user.timezone = body.timezone
         session.flush()
-        return _to_out(user)
+        updated = _to_out(user)
+    request.app.state.callers.forget_user(caller.id)
+    return updated

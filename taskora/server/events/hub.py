@@ -12,9 +12,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class StreamEvent:
-    """An event as streams send it: the log's sequence number, the owner and the CloudEvent."""
+    """An event as streams send it: its position in the log, the owner and the CloudEvent."""
 
-    seq: int
+    position: int
     user_id: int
     type: str
     payload: str
@@ -41,7 +41,9 @@ class SseHub:
     _subscriptions: dict[int, set[Subscription]] = field(default_factory=lambda: defaultdict(set))
 
     def subscribe(self, user_id: int, types: frozenset[str] | None) -> Subscription:
-        subscription = Subscription(user_id, types, asyncio.Queue(maxsize=self.queue_size))
+        # One slot more than the limit, so the end marker always fits behind the events.
+        queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue(maxsize=self.queue_size + 1)
+        subscription = Subscription(user_id, types, queue)
         self._subscriptions[user_id].add(subscription)
         return subscription
 
@@ -66,27 +68,23 @@ class SseHub:
         for subscription in list(self._subscriptions.get(event.user_id, ())):
             if subscription.overflowed or not subscription.wants(event):
                 continue
-            try:
+            if subscription.queue.qsize() < self.queue_size:
                 subscription.queue.put_nowait(event)
-            except asyncio.QueueFull:
-                subscription.overflowed = True
-                logger.warning(
-                    "Ending a slow event stream of user %d: %d events are waiting",
-                    event.user_id,
-                    subscription.queue.qsize(),
-                )
-                self._wake_with_end(subscription)
+                continue
+            # The client is sent what is queued, then the end; it resumes after the last
+            # event it received, so the one not queued here is replayed from the log.
+            subscription.overflowed = True
+            logger.warning(
+                "Ending a slow event stream of user %d: %d events are waiting",
+                event.user_id,
+                subscription.queue.qsize(),
+            )
+            subscription.queue.put_nowait(None)
 
     def close_all(self) -> None:
         """End every stream, as at shutdown."""
         for subscriptions in list(self._subscriptions.values()):
             for subscription in list(subscriptions):
-                self._wake_with_end(subscription)
-
-    @staticmethod
-    def _wake_with_end(subscription: Subscription) -> None:
-        # Drop one queued event if needed so the end marker always fits; the client replays
-        # it from the log after reconnecting.
-        if subscription.queue.full():
-            subscription.queue.get_nowait()
-        subscription.queue.put_nowait(None)
+                if not subscription.overflowed:
+                    subscription.overflowed = True
+                    subscription.queue.put_nowait(None)

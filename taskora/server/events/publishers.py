@@ -1,10 +1,12 @@
-"""Publishers hand relayed events on. Without Dapr, the in-process one feeds the SSE hub."""
+"""Publishers receive relayed events. Without Dapr there is nothing outside the process to
+publish to, so the in-process publisher only acknowledges: every replica's log follower
+already streams each event from the database."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from taskora.server.events.hub import SseHub, StreamEvent
+from taskora.server.events.hub import StreamEvent
 
 
 class Publisher(Protocol):
@@ -17,12 +19,9 @@ class Publisher(Protocol):
 
 
 class InProcessPublisher:
-    """Delivers events straight to this process's SSE hub."""
+    """Acknowledges every event at once."""
 
     name = "in-process"
 
-    def __init__(self, hub: SseHub) -> None:
-        self._hub = hub
-
     async def publish(self, event: StreamEvent) -> None:
-        self._hub.deliver(event)
+        return None

@@ -173,8 +173,10 @@ class ServiceKey(Base):
 class EventRecord(Base):
     """One CloudEvent in the event log (the outbox).
 
-    ``seq`` orders the log and is the SSE event id. ``published_at`` is set once the
-    publisher acknowledged the event.
+    ``seq`` is assigned at insert. ``position``, the SSE event id, is assigned by the
+    sequencer once the event is committed, in the order the sequencer sees commits, so a
+    reader that resumes "after position N" misses nothing. ``published_at`` is set once
+    the publisher acknowledged the event.
     """
 
     __tablename__ = "events"
@@ -187,9 +189,38 @@ class EventRecord(Base):
     time: Mapped[datetime] = mapped_column(UTCDateTime())
     payload: Mapped[str] = mapped_column(Text)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    position: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (
         UniqueConstraint("event_id"),
-        Index("ix_events_user_id_seq", "user_id", "seq"),
-        Index("ix_events_published_at_seq", "published_at", "seq"),
+        UniqueConstraint("position"),
+        Index("ix_events_user_id_position", "user_id", "position"),
+        Index(
+            "ix_events_unsequenced",
+            "seq",
+            postgresql_where=text("position IS NULL"),
+            sqlite_where=text("position IS NULL"),
+        ),
+        Index(
+            "ix_events_unpublished",
+            "position",
+            postgresql_where=text("published_at IS NULL AND position IS NOT NULL"),
+            sqlite_where=text("published_at IS NULL AND position IS NOT NULL"),
+        ),
     )
+
+
+class EventLogState(Base):
+    """The single row that orders the sequencers of every replica.
+
+    ``last_position`` is the highest position assigned, and ``pruned_through`` the highest
+    position deleted by retention.
+    """
+
+    __tablename__ = "event_log_state"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    last_position: Mapped[int] = mapped_column(BigInteger)
+    pruned_through: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    text,
 )
 from sqlalchemy.orm import Session
 
@@ -38,6 +39,7 @@ from taskora.server.domain.tasks import (
 )
 from taskora.server.events.cloudevents import EventType, build_task_event
 from taskora.server.store.cursors import CursorCodec
+from taskora.server.store.events import OUTBOX_CHANNEL
 from taskora.server.store.models import EventRecord, Task, TaskTag
 
 logger = logging.getLogger(__name__)
@@ -134,6 +136,13 @@ def to_out(task: Task) -> TaskOut:
 
 
 def _append_event(session: Session, event_type: EventType, task: TaskOut, user_id: int) -> None:
+    """Add the CloudEvent of a change to the log, in the transaction of the change.
+
+    On PostgreSQL the transaction also notifies the sequencers of every replica; PostgreSQL
+    sends the notification only if the transaction commits, once however many it queued.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
     event = build_task_event(event_type, task, user_id, utc_now())
     session.add(
         EventRecord(
