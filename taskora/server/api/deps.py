@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from taskora.config import Settings
 from taskora.server.events.pipeline import EventPipeline
@@ -26,19 +27,21 @@ class Caller:
     timezone: str
 
 
-def get_database(request: Request) -> Database:
+# Dependencies that only read app.state are coroutines: FastAPI runs a plain function
+# dependency in the thread pool, and each hand-over costs more than the work.
+async def get_database(request: Request) -> Database:
     return request.app.state.database
 
 
-def get_events(request: Request) -> EventPipeline:
+async def get_events(request: Request) -> EventPipeline:
     return request.app.state.events
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_cursors(request: Request) -> CursorCodec:
+async def get_cursors(request: Request) -> CursorCodec:
     return request.app.state.cursors
 
 
@@ -51,7 +54,7 @@ _bearer = HTTPBearer(auto_error=False, description="An API token from `taskora u
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def get_caller(
+async def get_caller(
     request: Request,
     database: DatabaseDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -66,13 +69,19 @@ def get_caller(
     if caller is not None:
         return caller
 
-    with database.read() as session:
-        user = authenticate(session, credentials.credentials)
-        if user is None:
-            raise HTTPException(401, "invalid API token", _CHALLENGE)
-        caller = Caller(id=user.id, name=user.name, timezone=user.timezone)
+    caller = await run_in_threadpool(_look_up_caller, database, credentials.credentials)
+    if caller is None:
+        raise HTTPException(401, "invalid API token", _CHALLENGE)
     callers.put(token_hash, caller)
     return caller
+
+
+def _look_up_caller(database: Database, token: str) -> Caller | None:
+    with database.read() as session:
+        user = authenticate(session, token)
+        if user is None:
+            return None
+        return Caller(id=user.id, name=user.name, timezone=user.timezone)
 
 
 class CallerCache:

@@ -24,7 +24,7 @@ from sqlalchemy import (
     table,
     text,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, raiseload
 
 from taskora.server.domain.rules import RuleViolation, resolve_due
 from taskora.server.domain.tasks import (
@@ -110,7 +110,8 @@ class TaskQuery:
         return self.sort.startswith("-")
 
 
-def to_out(task: Task) -> TaskOut:
+def to_out(task: Task, tags: list[str] | None = None) -> TaskOut:
+    """Return the API form of ``task``; ``tags`` spares loading them through the ORM."""
     recurrence = None
     if task.recurrence_rule is not None:
         recurrence = RecurrenceOut(
@@ -123,7 +124,7 @@ def to_out(task: Task) -> TaskOut:
         description=task.description,
         status=Status(task.status),
         priority=Priority.from_rank(task.priority),
-        tags=task.tags,
+        tags=task.tags if tags is None else tags,
         due_at=task.due_at,
         timezone=task.timezone,
         recurrence=recurrence,
@@ -303,7 +304,8 @@ def search_words(search: str) -> list[str]:
 
 
 def _filtered(session: Session, user_id: int, query: TaskQuery) -> Select[tuple[Task]]:
-    statement = select(Task).where(Task.user_id == user_id)
+    # Tags are read for the whole page at once in list_tasks, without ORM objects.
+    statement = select(Task).options(raiseload(Task.tag_rows)).where(Task.user_id == user_id)
     if query.status is not None:
         statement = statement.where(Task.status == query.status.value)
     if query.priorities:
@@ -405,4 +407,20 @@ def list_tasks(
         next_cursor = cursors.encode(
             query.sort_key, query.filters_digest, _cursor_value(last, query.sort_key), last.id
         )
-    return [to_out(row) for row in rows], next_cursor
+    tags = _tags_of(session, [row.id for row in rows])
+    return [to_out(row, tags.get(row.id, [])) for row in rows], next_cursor
+
+
+def _tags_of(session: Session, task_ids: list[int]) -> dict[int, list[str]]:
+    """Return the sorted tags of each task in ``task_ids`` that has any."""
+    if not task_ids:
+        return {}
+    tags: dict[int, list[str]] = {}
+    rows = session.execute(
+        select(TaskTag.task_id, TaskTag.tag)
+        .where(TaskTag.task_id.in_(task_ids))
+        .order_by(TaskTag.task_id, TaskTag.tag)
+    )
+    for task_id, tag in rows:
+        tags.setdefault(task_id, []).append(tag)
+    return tags
