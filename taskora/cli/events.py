@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +19,26 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
+
+
+RESET_EVENT = "reset"
+
+
+def _print_reset(
+    data: dict[str, Any], sequence: int | None, json_output: bool, stdout: Console
+) -> None:
+    """Tell the user that events were missed and the task list must be fetched again."""
+    if json_output:
+        line = {"type": RESET_EVENT, "sequence": str(sequence), "data": data}
+        output.write_json(line, indent=False)
+        return
+    oldest = data.get("oldest_available", "?")
+    stdout.print(
+        f"[bold yellow]#{sequence}  reset: the server no longer has the events before "
+        f"#{escape(str(oldest))}, so some changes were not printed. Run `taskora tasks list` "
+        "to see the current tasks; following continues from here.[/]",
+        soft_wrap=True,
+    )
 
 
 class EventType(str, Enum):
@@ -38,7 +58,11 @@ class EventType(str, Enum):
         "(a string), and every other attribute is as the server sent it.\n\n"
         "If the connection drops or the server restarts, the command reconnects with backoff "
         "and resumes after the last event it printed. It stops with an error when the first "
-        "connection fails or the server rejects the token."
+        "connection fails or the server rejects the token.\n\n"
+        "When the server's retention window has already deleted events you asked for, it "
+        "sends a reset instead: fetch the task list again, because some changes were not "
+        'printed. With --json a reset is the line {"type": "reset", "sequence": ..., '
+        '"data": {...}}, which is not a CloudEvent.'
     ),
     epilog=(
         "Examples:\n\n"
@@ -94,7 +118,9 @@ def tail(
                 notify=notify,
             )
             for event in events:
-                if json_output:
+                if event.type == RESET_EVENT:
+                    _print_reset(event.cloudevent, event.sequence, json_output, stdout)
+                elif json_output:
                     printed = output.event_with_sequence(event.cloudevent, event.sequence)
                     output.write_json(printed, indent=False)
                 else:
