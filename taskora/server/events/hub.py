@@ -71,8 +71,8 @@ class SseHub:
             if subscription.queue.qsize() < self.queue_size:
                 subscription.queue.put_nowait(event)
                 continue
-            # The client is sent what is queued, then the end; it resumes after the last
-            # event it received, so the one not queued here is replayed from the log.
+            # The client is sent what is queued, then the end. It resumes after the last
+            # event it received, so the event not queued here is replayed from the log.
             subscription.overflowed = True
             logger.warning(
                 "Ending a slow event stream of user %d: %d events are waiting",

@@ -94,7 +94,7 @@ class BackgroundWorker:
 
 
 class Sequencer(BackgroundWorker):
-    """Gives committed events their stream positions, then wakes whoever reads them."""
+    """Gives committed events their stream positions, then wakes the follower and the relay."""
 
     name = "event sequencer"
 

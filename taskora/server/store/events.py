@@ -117,7 +117,7 @@ def prune(session: Session, older_than: datetime) -> int:
     """Delete published events older than ``older_than``; return how many.
 
     Only a prefix of the log is deleted, up to the first event that is too young or not yet
-    published, so ``pruned_through`` tells a resuming reader exactly what it missed.
+    published, so ``pruned_through`` is exactly what a resuming reader missed.
     """
     state = _lock_state(session)
     first_kept = session.scalar(
