@@ -118,7 +118,7 @@ def prune(session: Session, older_than: datetime) -> int:
 
     Only a prefix of the log is deleted, up to the first event that is too young or not yet
     published, so a reader resuming at ``pruned_through`` or later misses nothing, and one
-    resuming before it has certainly missed events.
+    resuming before it may have missed events, which are gone.
     """
     state = _lock_state(session)
     first_kept = session.scalar(
