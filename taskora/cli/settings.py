@@ -16,11 +16,15 @@ def build_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**given)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg'].removeprefix('Value error, ')}"
-            for item in error.errors()
-        )
-        raise TaskoraError(
-            f"invalid settings ({problems}). Fix the option or its TASKORA_* variable.",
-            exit_code=ExitCode.USAGE,
-        ) from None
+        problems = "; ".join(_describe(item, given) for item in error.errors())
+        raise TaskoraError(f"invalid settings: {problems}", exit_code=ExitCode.USAGE) from None
+
+
+def _describe(item: Any, given: dict[str, Any]) -> str:
+    """Name the option or variable a validation error came from, with the reason."""
+    field = str(item["loc"][0]) if item["loc"] else "settings"
+    variable = f"TASKORA_{field.upper()}"
+    option = "--" + field.replace("_", "-")
+    source = f"{option} (or {variable})" if field in given else variable
+    reason = str(item["msg"]).removeprefix("Value error, ")
+    return f"{source}: {reason}"

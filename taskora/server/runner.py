@@ -54,14 +54,21 @@ def prepare_database(settings: Settings) -> list[str]:
 def check_database(settings: Settings) -> None:
     """Raise :class:`DatabaseError` unless the database is reachable and fully migrated."""
     url = settings.resolved_database_url
+    sqlite_file = store_database.sqlite_path(url)
+    if sqlite_file is not None and not sqlite_file.exists():
+        raise DatabaseError(
+            f"no database at {sqlite_file}: start with --migrate to create it, or run "
+            "`taskora db upgrade` with the same --data-dir or --database-url first"
+        )
     try:
         pending = store_database.pending_migrations(url)
     except SQLAlchemyError as error:
         raise DatabaseError(_describe_failure(url, error)) from error
     if pending:
         raise DatabaseError(
-            f"the database {describe_url(url)} needs migrations {', '.join(pending)}: "
-            "run `taskora db upgrade`, or start without --no-migrate"
+            f"the database {describe_url(url)} needs migrations {', '.join(pending)}: run "
+            "`taskora db upgrade` with the same --database-url or --data-dir (or their "
+            "TASKORA_* variables), or start with --migrate"
         )
 
 

@@ -117,6 +117,18 @@ def test_no_migrate_rejects_outdated_database(database_url: str, tmp_path: Path)
     assert result.returncode == 1
     pending = ", ".join(revisions_after("0001"))
     assert (
-        f"needs migrations {pending}: run `taskora db upgrade`, or start without --no-migrate"
-        in (result.stderr.replace("\n", " "))
+        f"needs migrations {pending}: run `taskora db upgrade` with the same --database-url "
+        "or --data-dir (or their TASKORA_* variables), or start with --migrate"
+    ) in result.stderr.replace("\n", " ")
+
+
+def test_no_migrate_without_database_creates_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+
+    result = run_taskora(
+        isolated_env(tmp_path), "serve", "--no-migrate", "--data-dir", str(data), "--port", "0"
     )
+
+    assert result.returncode == 1
+    assert f"Error: no database at {data / 'taskora.db'}" in result.stderr.replace("\n", "")
+    assert not data.exists()

@@ -125,3 +125,55 @@ def test_completed_at_follows_status(client: httpx.Client) -> None:
     assert completed["completed_at"] is not None
     assert completed["completed_at"] == completed["updated_at"]
     assert reopened["completed_at"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        (
+            {
+                "due_at": "2026-12-24",
+                "recurrence": {"rule": "FREQ=DAILY;COUNT=2;UNTIL=20271231T000000Z"},
+            },
+            "body.recurrence.rule",
+            "the recurrence rule 'FREQ=DAILY;COUNT=2;UNTIL=20271231T000000Z' has both COUNT and "
+            "UNTIL, which RFC 5545 (section 3.3.10) does not allow: keep one of them",
+        ),
+        (
+            {"due_at": "2026-12-24", "recurrence": {"rule": "FREQ=DAILY;COUNT=0"}},
+            "body.recurrence.rule",
+            "the recurrence rule 'FREQ=DAILY;COUNT=0' has COUNT=0: use a COUNT of 1 or more",
+        ),
+        (
+            {
+                "due_at": "2026-12-24T09:00:00Z",
+                "recurrence": {"rule": "FREQ=DAILY;UNTIL=20200101T000000Z"},
+            },
+            "body.recurrence.rule",
+            "the rule ends (UNTIL 2020-01-01T00:00:00+00:00) before the task is due "
+            "(2026-12-24T09:00:00+00:00), so it never produces a date",
+        ),
+    ],
+)
+def test_rule_that_cannot_start_is_rejected(
+    client: httpx.Client, body: dict, field: str, message: str
+) -> None:
+    response = client.post("/api/tasks", json={"title": "x", **body})
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": field, "message": message}]
+
+
+def test_resume_beyond_newest_event_gets_reset(client: httpx.Client) -> None:
+    client.post("/api/tasks", json={"title": "x"})
+    lines: list[str] = []
+    with client.stream(
+        "GET", "/api/events/stream", params={"since": 10**12}, timeout=httpx.Timeout(10, read=10)
+    ) as response:
+        for line in response.iter_lines():
+            lines.append(line)
+            if line.startswith("data:"):
+                break
+
+    assert "event: reset" in lines
+    assert "is beyond the newest event" in lines[-1]

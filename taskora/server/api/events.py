@@ -71,10 +71,20 @@ def _to_sse(event: StreamEvent, retry_milliseconds: int) -> ServerSentEvent:
 def _reset_event(
     resume_after: int, pruned_through: int, head: int, retry_milliseconds: int
 ) -> ServerSentEvent:
-    """Tell a client that the log no longer has what it missed, and where it now stands."""
+    """Tell a client that the log cannot replay what it asked for, and where it now stands."""
+    if resume_after > head:
+        reason = (
+            f"event {resume_after} is beyond the newest event {head} of this server's log, "
+            "so it comes from another database; fetch the task list again, then keep "
+            "reading this stream"
+        )
+    else:
+        reason = (
+            f"events {resume_after + 1} to {pruned_through} were deleted by the retention "
+            "window; fetch the task list again, then keep reading this stream"
+        )
     data = {
-        "reason": f"events {resume_after + 1} to {pruned_through} were deleted by the "
-        "retention window; fetch the task list again, then keep reading this stream",
+        "reason": reason,
         "requested_after": resume_after,
         "oldest_available": pruned_through + 1,
     }
@@ -95,7 +105,7 @@ async def _stream(
     try:
         if resume_after is not None:
             head, pruned_through = await run_in_threadpool(_log_state, database)
-            if resume_after < pruned_through:
+            if resume_after < pruned_through or resume_after > head:
                 yield _reset_event(resume_after, pruned_through, head, retry_milliseconds)
                 last_sent = head
             while True:

@@ -128,7 +128,11 @@ def _create_once(
             return JSONResponse(
                 stored.body,
                 status_code=stored.status_code,
-                headers={"ETag": f'"{version}"', "Idempotent-Replayed": "true"},
+                headers={
+                    "ETag": f'"{version}"',
+                    "Idempotent-Replayed": "true",
+                    "Location": f"/api/tasks/{stored.body.get('id')}",
+                },
             )
         task = store.create_task(session, caller.id, caller.timezone, body)
         response = idempotency.StoredResponse(201, task.model_dump(mode="json"))

@@ -116,6 +116,13 @@ def check_rule(text: str) -> str:
         raise ValueError(f"invalid recurrence rule {rule!r}: {error}") from None
     if not isinstance(parsed, rrule):
         raise ValueError(f"invalid recurrence rule {rule!r}: expected one RRULE")
+    if re.search(r"(^|;)COUNT=0+(;|$)", rule):
+        raise ValueError(f"the recurrence rule {rule!r} has COUNT=0: use a COUNT of 1 or more")
+    if re.search(r"(^|;)COUNT=", rule) and re.search(r"(^|;)UNTIL=", rule):
+        raise ValueError(
+            f"the recurrence rule {rule!r} has both COUNT and UNTIL, which RFC 5545 "
+            "(section 3.3.10) does not allow: keep one of them"
+        )
     if re.search(r"(^|;)FREQ=(MINUTELY|SECONDLY)(;|$)", rule):
         raise ValueError(
             f"the recurrence rule {rule!r} repeats more often than hourly: tasks support "
@@ -131,3 +138,12 @@ def check_rule(text: str) -> str:
     if probe.after(start, inc=True) is None:
         raise ValueError(f"the recurrence rule {rule!r} never produces a date")
     return rule
+
+
+def rule_until(rule: str) -> datetime | None:
+    """Return the UNTIL of a rule that :func:`check_rule` accepted, in UTC, or None."""
+    match = re.search(r"(?:^|;)UNTIL=(\d{8})(?:T(\d{6})Z)?(?:;|$)", rule)
+    if match is None:
+        return None
+    day, clock = match.group(1), match.group(2) or "235959"
+    return datetime.strptime(day + clock, "%Y%m%d%H%M%S").replace(tzinfo=UTC)

@@ -67,6 +67,14 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
+def sqlite_path(url: str) -> Path | None:
+    """Return the file of a SQLite URL, or None for another database."""
+    parsed = normalize_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database:
+        return None
+    return Path(parsed.database).expanduser()
+
+
 def _create_private_file(path: Path) -> None:
     """Create the SQLite file readable by its owner only, before SQLite creates it.
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, raiseload
 
-from taskora.server.domain.rules import RuleViolation, resolve_due
+from taskora.server.domain.rules import RuleViolation, resolve_due, rule_until
 from taskora.server.domain.tasks import (
     Priority,
     RecurrenceAnchor,
@@ -166,8 +166,16 @@ def _load(session: Session, user_id: int, task_id: int) -> Task:
 
 
 def _check_due_dependents(task: Task) -> None:
-    """Reject a recurrence or a reminder on a task without a due date."""
+    """Reject a recurrence or a reminder on a task without a due date, and a rule that
+    ends before the due date."""
     if task.due_at is not None:
+        until = rule_until(task.recurrence_rule) if task.recurrence_rule else None
+        if until is not None and until < task.due_at:
+            raise RuleViolation(
+                "body.recurrence.rule",
+                f"the rule ends (UNTIL {until.isoformat()}) before the task is due "
+                f"({task.due_at.isoformat()}), so it never produces a date",
+            )
         return
     if task.recurrence_rule is not None:
         raise RuleViolation("body.recurrence", "a recurring task needs a due_at")
