@@ -251,3 +251,28 @@ def test_cursor_with_other_filters_is_rejected(client: httpx.Client) -> None:
         "invalid query.cursor: cursor was issued for other filters: repeat the first "
         "request's filters or drop the cursor"
     )
+
+
+def test_concurrent_reuse_with_other_body_is_422(api_server: LiveServer, token: str) -> None:
+    """Half the requests share a key with another body; none may fail with a 5xx."""
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def send(title: str) -> None:
+        response = httpx.post(
+            f"{api_server.url}/api/tasks",
+            json={"title": title},
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "contested"},
+            timeout=30,
+        )
+        with lock:
+            results.append(response.status_code)
+
+    threads = [threading.Thread(target=send, args=(f"t{n % 2}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(set(results)) == [201, 422]
+    assert results.count(422) == 4

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 from sqlalchemy.exc import IntegrityError
 
-from taskora.server.api.deps import CallerDep, CursorsDep, DatabaseDep, EventsDep
+from taskora.server.api.deps import Caller, CallerDep, CursorsDep, DatabaseDep, EventsDep
 from taskora.server.api.problems import InvalidParameter
 from taskora.server.domain.tasks import (
     Priority,
@@ -22,9 +22,11 @@ from taskora.server.domain.tasks import (
     TaskUpdate,
     normalize_tags,
 )
+from taskora.server.events.pipeline import EventPipeline
 from taskora.server.store import idempotency
 from taskora.server.store import tasks as store
 from taskora.server.store.cursors import InvalidCursor
+from taskora.server.store.database import Database
 from taskora.server.store.tasks import TaskNotFound, TaskQuery
 
 logger = logging.getLogger(__name__)
@@ -104,20 +106,21 @@ def create_task(
 
     body_hash = idempotency.request_hash(body.model_dump(mode="json"))
     try:
-        return _create_once(body, caller, database, events, idempotency_key, body_hash)
-    except IntegrityError:
-        # A concurrent request with the same key committed first; replay its response.
-        logger.info("Idempotency-Key of user %d was stored concurrently; replaying", caller.id)
-        return _create_once(body, caller, database, events, idempotency_key, body_hash)
+        try:
+            return _create_once(body, caller, database, events, idempotency_key, body_hash)
+        except IntegrityError:
+            # A concurrent request with the same key committed first; replay its response.
+            logger.info("Idempotency-Key of user %d was stored concurrently; replaying", caller.id)
+            return _create_once(body, caller, database, events, idempotency_key, body_hash)
     except idempotency.KeyReused as error:
         raise InvalidParameter("header.Idempotency-Key", str(error)) from None
 
 
 def _create_once(
     body: TaskCreate,
-    caller: CallerDep,
-    database: DatabaseDep,
-    events: EventsDep,
+    caller: Caller,
+    database: Database,
+    events: EventPipeline,
     key: str,
     body_hash: str,
 ) -> Response:
@@ -270,7 +273,7 @@ def delete_task(
 
 
 def _set_status(
-    task_id: int, status: Status, user_id: int, database: DatabaseDep, events: EventsDep
+    task_id: int, status: Status, user_id: int, database: Database, events: EventPipeline
 ) -> Response:
     try:
         with database.write() as session:
