@@ -66,6 +66,7 @@ NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (
 # The fields every output path reads from a task, checked so that a response from some
 # other JSON service is reported as such rather than failing later in rendering.
 TASK_KEYS = ("id", "title", "status")
+USER_KEYS = ("id", "timezone")
 
 UNREACHABLE_HINT = "Start it with `taskora serve` or pass --url / set TASKORA_URL."
 
@@ -669,6 +670,13 @@ class TaskoraClient:
                     exit_code=ExitCode.ERROR,
                 )
             seen.add(cursor)
+
+    def get_current_user(self) -> dict[str, Any]:
+        """Return the account of the token's user from ``GET /api/users/me``.
+
+        Its ``timezone`` is the IANA zone that new tasks get unless they name another.
+        """
+        return self._request_object("GET", "/api/users/me", USER_KEYS, retry=Retry.ALWAYS)
 
     def get_task(self, task_id: int) -> dict[str, Any]:
         """Return one task."""

@@ -1,14 +1,20 @@
 """Parsing of the times that ``taskora tasks`` options accept (``--due``, ``--due-before`` ...).
 
-Every function here is pure: the current time and the time zone are parameters, so tests
-can pin them. Wall-clock forms ("tomorrow 9:00", "2026-12-24") are read in the zone given,
-or in the machine's local time zone when it is ``None``.
+Nothing here reads the clock or the machine's time zone. The current time and the time
+zone are parameters, so tests can pin them. The zone may be a function instead, which is
+called only for the forms that need a zone, so a caller can fetch it from the server only
+then. Those forms are "+3d" and "+2w", today, tomorrow and weekday names, and a date and
+time without an offset. "+4h", "+30m" and timestamps with an offset need no zone, and
+neither does a date alone when it is kept as a date.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from typing import TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
@@ -31,37 +37,64 @@ ACCEPTED_FORMS = (
 _RELATIVE = re.compile(r"\+(?P<amount>\d{1,6})(?P<unit>[mhdw])")
 _CLOCK = re.compile(r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?")
 
+ZoneSource: TypeAlias = tzinfo | Callable[[], tzinfo]
+"""A time zone, or a function that returns one when a value needs it."""
+
 
 class InvalidTime(ValueError):
     """A value that none of the accepted forms matches."""
 
 
-def parse_when(value: str, *, now: datetime, zone: tzinfo | None = None) -> datetime:
-    """Parse one of the :data:`ACCEPTED_FORMS` into an aware datetime.
+def parse_due(value: str, *, now: datetime, zone: ZoneSource) -> datetime | date:
+    """Parse one of the :data:`ACCEPTED_FORMS` into an aware datetime or a whole day.
 
-    ``now`` must be aware. Days counted by ``+3d`` and ``+2w`` are calendar days in
-    ``zone``, so "+1d" keeps the wall-clock time across a DST change, while ``+4h`` and
-    ``+30m`` count elapsed time. A weekday name means its next occurrence strictly after
-    today, so "fri" on a Friday is a week later. Raise :class:`InvalidTime` for anything
-    else.
+    A date alone, and today, tomorrow or a weekday without a time, return a
+    :class:`~datetime.date`, which the API reads as 23:59:59 that day in the task's time
+    zone. Every other form returns an aware datetime.
+
+    ``now`` must be aware. Today, tomorrow and weekdays are days in ``zone``, and a weekday
+    name means its next occurrence strictly after today, so "fri" on a Friday is a week
+    later. Days counted by ``+3d`` and ``+2w`` are calendar days in ``zone``, so "+1d"
+    keeps the wall-clock time across a DST change, while ``+4h`` and ``+30m`` count elapsed
+    time and keep the offset of ``now``. A function given as ``zone`` is called at most
+    once, and only for a form that needs a zone. A malformed time of day ("fri 9") is
+    reported before that call. Raise :class:`InvalidTime` for anything else.
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
+    get_zone = _zone_getter(zone)
     text = " ".join(value.split()).lower()
     if not text:
         raise InvalidTime("empty value")
 
     relative = _RELATIVE.fullmatch(text)
     if relative:
-        return _add_relative(now, int(relative["amount"]), relative["unit"], zone)
+        return _add_relative(now, int(relative["amount"]), relative["unit"], get_zone)
 
     keyword, _, rest = text.partition(" ")
-    day = _named_day(keyword, _local(now, zone).date())
-    if day is not None:
-        clock = _parse_clock(rest) if rest else END_OF_DAY
-        return _localize(datetime.combine(day, clock), zone)
+    if _is_day_name(keyword):
+        # The time of day is checked first, so a typo is reported without a zone lookup.
+        clock = _parse_clock(rest) if rest else None
+        day = _named_day(keyword, now.astimezone(get_zone()).date())
+        if clock is None:
+            return day
+        return _localize(datetime.combine(day, clock), get_zone())
 
-    return _parse_iso(value.strip(), zone)
+    return _parse_iso(value.strip(), get_zone)
+
+
+def parse_when(value: str, *, now: datetime, zone: ZoneSource) -> datetime:
+    """Parse one of the :data:`ACCEPTED_FORMS` into an aware datetime.
+
+    It works like :func:`parse_due`, except that a whole day becomes 23:59:59 that day in
+    ``zone``.
+    """
+    get_zone = _zone_getter(zone)
+    parsed = parse_due(value, now=now, zone=get_zone)
+    # datetime is a subclass of date, so the check must name datetime.
+    if isinstance(parsed, datetime):
+        return parsed
+    return _localize(datetime.combine(parsed, END_OF_DAY), get_zone())
 
 
 def format_rfc3339(moment: datetime) -> str:
@@ -79,62 +112,74 @@ def load_zone(name: str) -> ZoneInfo:
 
 
 def parse_option(
-    value: str, option: str, *, now: datetime | None = None, zone: tzinfo | None = None
+    value: str, option: str, *, now: datetime, zone: ZoneSource, keep_dates: bool = False
 ) -> str:
-    """Parse a command-line time for ``option`` and return it as RFC 3339 with offset.
+    """Parse a command-line time for ``option`` into the text the API accepts.
 
-    Raise :class:`typer.BadParameter` naming the value and listing the accepted forms.
+    With ``keep_dates`` a whole day is returned as ``YYYY-MM-DD``, which ``due_at``
+    accepts. Every other result is RFC 3339 with an offset, which the ``due_before`` and
+    ``due_after`` filters require. Raise :class:`typer.BadParameter` naming the value and
+    listing the accepted forms.
     """
-    current = now or datetime.now(timezone.utc)
     try:
-        return format_rfc3339(parse_when(value, now=current, zone=zone))
+        if keep_dates:
+            parsed = parse_due(value, now=now, zone=zone)
+        else:
+            parsed = parse_when(value, now=now, zone=zone)
     except (InvalidTime, OverflowError):
         raise typer.BadParameter(
             f"{value!r} is not a valid time. Use {ACCEPTED_FORMS}.", param_hint=f"'{option}'"
         ) from None
+    if isinstance(parsed, datetime):
+        return format_rfc3339(parsed)
+    return parsed.isoformat()
 
 
-def _local(moment: datetime, zone: tzinfo | None) -> datetime:
-    return moment.astimezone(zone) if zone is not None else moment.astimezone()
+def _zone_getter(zone: ZoneSource) -> Callable[[], tzinfo]:
+    """Return a function that returns ``zone``, calling a zone function only once."""
+    if isinstance(zone, tzinfo):
+        return lambda: zone
+    return functools.cache(zone)
 
 
-def _localize(wall_clock: datetime, zone: tzinfo | None) -> datetime:
-    """Attach ``zone`` (or the local zone) to a naive wall-clock time.
+def _localize(wall_clock: datetime, zone: tzinfo) -> datetime:
+    """Attach ``zone`` to a naive wall-clock time.
 
     A time skipped by a DST change, such as 02:30 on the spring-forward day, comes back as
     the real instant it names after the clocks moved (03:30 at the new offset). A time
     that occurs twice takes its first occurrence.
     """
-    if zone is None:
-        # astimezone() on a naive datetime reads it as local time, using the C library's
-        # rules for the TZ variable or /etc/localtime.
-        return wall_clock.astimezone()
     attached = wall_clock.replace(tzinfo=zone, fold=0)
     return attached.astimezone(timezone.utc).astimezone(zone)
 
 
-def _add_relative(now: datetime, amount: int, unit: str, zone: tzinfo | None) -> datetime:
+def _add_relative(
+    now: datetime, amount: int, unit: str, get_zone: Callable[[], tzinfo]
+) -> datetime:
     if unit in ("m", "h"):
         delta = timedelta(minutes=amount) if unit == "m" else timedelta(hours=amount)
-        return _local(now + delta, zone)
+        return now + delta
     days = amount * 7 if unit == "w" else amount
-    wall_clock = _local(now, zone).replace(tzinfo=None) + timedelta(days=days)
+    zone = get_zone()
+    wall_clock = now.astimezone(zone).replace(tzinfo=None) + timedelta(days=days)
     return _localize(wall_clock, zone)
 
 
-def _named_day(word: str, today: date) -> date | None:
-    """Return the day that ``word`` names relative to ``today``, or ``None``."""
+def _is_day_name(word: str) -> bool:
+    if word in ("today", "tomorrow"):
+        return True
+    return len(word) >= MIN_WEEKDAY_PREFIX and any(name.startswith(word) for name in WEEKDAYS)
+
+
+def _named_day(word: str, today: date) -> date:
+    """Return the day that ``word``, accepted by :func:`_is_day_name`, names after ``today``."""
     if word == "today":
         return today
     if word == "tomorrow":
         return today + timedelta(days=1)
-    if len(word) < MIN_WEEKDAY_PREFIX:
-        return None
-    for weekday, name in enumerate(WEEKDAYS):
-        if name.startswith(word):
-            days_ahead = (weekday - today.weekday()) % 7 or 7
-            return today + timedelta(days=days_ahead)
-    return None
+    weekday = next(index for index, name in enumerate(WEEKDAYS) if name.startswith(word))
+    days_ahead = (weekday - today.weekday()) % 7 or 7
+    return today + timedelta(days=days_ahead)
 
 
 def _parse_clock(text: str) -> time:
@@ -147,18 +192,16 @@ def _parse_clock(text: str) -> time:
         raise InvalidTime(f"invalid time of day {text!r}") from None
 
 
-def _parse_iso(text: str, zone: tzinfo | None) -> datetime:
+def _parse_iso(text: str, get_zone: Callable[[], tzinfo]) -> datetime | date:
     try:
-        day = date.fromisoformat(text)
+        return date.fromisoformat(text)
     except ValueError:
         pass
-    else:
-        return _localize(datetime.combine(day, END_OF_DAY), zone)
 
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidTime(f"invalid date or time {text!r}") from None
     if moment.tzinfo is None:
-        return _localize(moment, zone)
+        return _localize(moment, get_zone())
     return moment

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone, tzinfo
 from enum import Enum
 from typing import Annotated, Any
@@ -43,6 +44,20 @@ MAX_PAGE_SIZE = 200
 WHEN_HELP = (
     "today, tomorrow, fri, 'fri 17:00', +3d, +4h, 2026-12-24 (23:59:59 that day), "
     "'2026-12-24 17:00' or 2026-12-24T17:00:00+01:00. A weekday means the next one after today."
+)
+ADD_DUE_ZONE_HELP = (
+    "Times without an offset, today, tomorrow, weekdays and +3d are read in --timezone, "
+    "else in your account's time zone (taskora fetches it from the server). A date alone "
+    "means 23:59:59 that day in the task's time zone."
+)
+EDIT_DUE_ZONE_HELP = (
+    "Times without an offset, today, tomorrow, weekdays and +3d are read in --timezone, "
+    "else in the task's time zone. A date alone means 23:59:59 that day in the task's "
+    "time zone."
+)
+LIST_DUE_ZONE_HELP = (
+    "Times without an offset, dates, today, tomorrow, weekdays and +3d are read in your "
+    "account's time zone (taskora fetches it from the server)."
 )
 
 
@@ -148,13 +163,68 @@ def parse_zone_option(name: str | None) -> tzinfo | None:
         ) from None
 
 
-def parse_when_option(
-    value: str | None, option: str, zone: tzinfo | None, now: datetime | None = None
+def utc_now() -> datetime:
+    """Return the current time in UTC, the ``now`` that every time option is parsed against."""
+    return datetime.now(timezone.utc)
+
+
+def parse_due_option(value: str | None, now: datetime, zone: dates.ZoneSource) -> str | None:
+    """Parse ``--due`` into a ``due_at`` value, reading wall-clock times in ``zone``.
+
+    A whole day stays a date (``2026-12-24``) so that the server ends it at 23:59:59 in
+    the task's time zone. Every other form becomes RFC 3339 with an offset.
+    """
+    if value is None:
+        return None
+    return dates.parse_option(value, "--due", now=now, zone=zone, keep_dates=True)
+
+
+def parse_filter_option(
+    value: str | None, option: str, now: datetime, zone: dates.ZoneSource
 ) -> str | None:
-    """Parse a time option, read in ``zone`` (or local time), into RFC 3339 with offset."""
+    """Parse ``--due-before`` or ``--due-after`` into RFC 3339 with an offset, read in ``zone``."""
     if value is None:
         return None
     return dates.parse_option(value, option, now=now, zone=zone)
+
+
+def zone_from_server(name: object, owner: str) -> tzinfo:
+    """Load a time zone name that the server sent for ``owner``.
+
+    Raise :class:`TaskoraError` when the name is missing or unknown to this machine's time
+    zone database, so that a due time is never read in a guessed zone.
+    """
+    if not isinstance(name, str) or not name:
+        raise TaskoraError(
+            f"the server sent no time zone for {owner}. Pass --timezone with an IANA name "
+            "such as Europe/Berlin.",
+            exit_code=ExitCode.ERROR,
+        )
+    try:
+        return dates.load_zone(name)
+    except dates.InvalidTime:
+        raise TaskoraError(
+            f"the time zone of {owner} is {name!r}, which this machine's time zone database "
+            "does not contain. Update the tzdata package, or pass --timezone with a zone "
+            "that this machine knows.",
+            exit_code=ExitCode.ERROR,
+        ) from None
+
+
+def account_zone_source(client: TaskoraClient) -> Callable[[], tzinfo]:
+    """Return a function that fetches the account's time zone on its first call only."""
+
+    @functools.cache
+    def fetch() -> tzinfo:
+        user = client.get_current_user()
+        return zone_from_server(user.get("timezone"), "your account")
+
+    return fetch
+
+
+def task_zone(task: dict[str, Any]) -> tzinfo:
+    """Return the time zone of a task as the server returned it."""
+    return zone_from_server(task.get("timezone"), f"task {task.get('id')}")
 
 
 def build_task_fields(
@@ -389,14 +459,26 @@ TagsOption = Annotated[
         autocompletion=complete_tag,
     ),
 ]
-TimezoneOption = Annotated[
+AddTimezoneOption = Annotated[
     str | None,
     typer.Option(
         "--timezone",
         metavar="ZONE",
         help=(
-            "IANA time zone of the task, such as Europe/Berlin; times without an offset are "
-            "read in it. The server uses your account's zone."
+            "IANA time zone of the task, such as Europe/Berlin; --due is read in it. "
+            "Default: your account's time zone."
+        ),
+        show_default=False,
+    ),
+]
+EditTimezoneOption = Annotated[
+    str | None,
+    typer.Option(
+        "--timezone",
+        metavar="ZONE",
+        help=(
+            "New IANA time zone of the task, such as Europe/Berlin; --due is read in it. "
+            "Default: the task keeps its time zone, and --due is read in that."
         ),
         show_default=False,
     ),
@@ -427,9 +509,11 @@ def add(
     tags: TagsOption = None,
     due: Annotated[
         str | None,
-        typer.Option("--due", metavar="WHEN", help=f"Due time: {WHEN_HELP}"),
+        typer.Option(
+            "--due", metavar="WHEN", help=f"Due time: {WHEN_HELP} {ADD_DUE_ZONE_HELP}"
+        ),
     ] = None,
-    timezone_name: TimezoneOption = None,
+    timezone_name: AddTimezoneOption = None,
     json_output: JsonOption = False,
     url: UrlOption = None,
     token: TokenOption = None,
@@ -440,12 +524,16 @@ def add(
     three times in all, and the server creates the task only once.
     """
     zone = parse_zone_option(timezone_name)
-    due_at = parse_when_option(due, "--due", zone)
-    fields = build_task_fields(title, description, priority, tags, due_at, timezone_name)
+    now = utc_now()
     # One key for every attempt of this command, so the server replays the first response
     # to a retry instead of creating a second task.
     idempotency_key = str(uuid.uuid4())
     with open_client(url, token) as client:
+        # The account's zone is the one the server gives a task created without --timezone.
+        due_at = parse_due_option(
+            due, now, zone if zone is not None else account_zone_source(client)
+        )
+        fields = build_task_fields(title, description, priority, tags, due_at, timezone_name)
         task = client.create_task(fields, idempotency_key=idempotency_key)
 
     if json_output:
@@ -458,7 +546,8 @@ def add(
     name="list",
     help=(
         "List tasks, oldest first by default.\n\n"
-        f"--due-before and --due-after take the same forms as --due of `add`: {WHEN_HELP}"
+        f"--due-before and --due-after take the same forms as --due of `add`: {WHEN_HELP} "
+        f"{LIST_DUE_ZONE_HELP}"
     ),
     epilog=(
         "Examples:\n\n"
@@ -507,12 +596,18 @@ def list_tasks(
     ] = None,
     due_before: Annotated[
         str | None,
-        typer.Option("--due-before", metavar="WHEN", help="Only tasks due before this time."),
+        typer.Option(
+            "--due-before",
+            metavar="WHEN",
+            help="Only tasks due before this time, read in your account's time zone.",
+        ),
     ] = None,
     due_after: Annotated[
         str | None,
         typer.Option(
-            "--due-after", metavar="WHEN", help="Only tasks due at or after this time."
+            "--due-after",
+            metavar="WHEN",
+            help="Only tasks due at or after this time, read in your account's time zone.",
         ),
     ] = None,
     overdue: Annotated[
@@ -552,24 +647,26 @@ def list_tasks(
     """List tasks, one page or (with --all) every page."""
     if any_tag and not tags:
         raise typer.BadParameter("--any-tag needs at least one --tag.", param_hint="'--any-tag'")
-    now = datetime.now(timezone.utc)
+    now = utc_now()
     if limit is None and fetch_all:
         limit = MAX_PAGE_SIZE
-    params = build_list_params(
-        status,
-        priorities,
-        tags,
-        sort,
-        limit,
-        None if fetch_all else cursor,
-        any_tag=any_tag,
-        search=search,
-        due_before=parse_when_option(due_before, "--due-before", None, now),
-        due_after=parse_when_option(due_after, "--due-after", None, now),
-        overdue=overdue,
-    )
 
     with open_client(url, token) as client:
+        # One source for both options, so the account is fetched at most once.
+        account_zone = account_zone_source(client)
+        params = build_list_params(
+            status,
+            priorities,
+            tags,
+            sort,
+            limit,
+            None if fetch_all else cursor,
+            any_tag=any_tag,
+            search=search,
+            due_before=parse_filter_option(due_before, "--due-before", now, account_zone),
+            due_after=parse_filter_option(due_after, "--due-after", now, account_zone),
+            overdue=overdue,
+        )
         if fetch_all:
             page: dict[str, Any] = {
                 "items": fetch_all_tasks(client, params, cursor),
@@ -652,10 +749,13 @@ def edit(
     ] = None,
     no_tags: Annotated[bool, typer.Option("--no-tags", help="Remove every tag.")] = False,
     due: Annotated[
-        str | None, typer.Option("--due", metavar="WHEN", help=f"New due time: {WHEN_HELP}")
+        str | None,
+        typer.Option(
+            "--due", metavar="WHEN", help=f"New due time: {WHEN_HELP} {EDIT_DUE_ZONE_HELP}"
+        ),
     ] = None,
     no_due: Annotated[bool, typer.Option("--no-due", help="Remove the due time.")] = False,
-    timezone_name: TimezoneOption = None,
+    timezone_name: EditTimezoneOption = None,
     status: Annotated[
         Status | None,
         typer.Option("--status", case_sensitive=False, help="Mark pending or completed."),
@@ -696,10 +796,15 @@ def edit(
         status=status,
     )
     zone = parse_zone_option(timezone_name)
-    due_at = parse_when_option(due, "--due", zone)
+    now = utc_now()
 
     with open_client(url, token) as client:
         current, read_version = client.read_task(task_id)
+        # Without --timezone the task keeps its zone, which the server also uses to end a
+        # date alone at 23:59:59.
+        due_at = parse_due_option(
+            due, now, zone if zone is not None else (lambda: task_zone(current))
+        )
         fields, missing = build_edit_fields(
             current,
             title=title,

@@ -158,6 +158,7 @@ def make_task(task_id: int, title: str, **overrides: Any) -> dict[str, Any]:
         "priority": "medium",
         "tags": [],
         "due_at": None,
+        "timezone": "UTC",
         "created_at": "2026-12-01T09:00:00Z",
         "updated_at": "2026-12-01T09:00:00Z",
         "completed_at": None,
@@ -165,3 +166,8 @@ def make_task(task_id: int, title: str, **overrides: Any) -> dict[str, Any]:
     }
     task.update(overrides)
     return task
+
+
+def make_user(timezone: str) -> dict[str, Any]:
+    """Return the account that ``GET /api/users/me`` sends, with the time zone given."""
+    return {"id": 1, "name": "local", "timezone": timezone, "created_at": "2026-12-01T09:00:00Z"}

@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
 
 import pytest
 import typer
-from cli_helpers import ScriptedResponse, ScriptedServer, make_task
+from cli_helpers import ScriptedResponse, ScriptedServer, make_task, make_user
 from typer.testing import CliRunner
 
 from taskora.cli import tasks
 from taskora.cli.client import Connection, TaskoraClient, VersionConflict
 from taskora.errors import ExitCode, TaskoraError
-
-NEW_YORK_RULE = "EST+05EDT,M3.2.0,M11.1.0"
-
-
-@pytest.fixture
-def new_york_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", NEW_YORK_RULE)
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def options(server: ScriptedServer) -> list[str]:
@@ -70,10 +57,13 @@ def test_build_list_params_defaults_empty() -> None:
     assert tasks.build_list_params() == []
 
 
-@pytest.mark.usefixtures("new_york_time")
 def test_list_options_reach_query(
     runner: CliRunner, cli: typer.Typer, scripted_server: ScriptedServer
 ) -> None:
+    # The filters are read in the account's time zone. This test once set the machine's TZ
+    # to New York for the same offsets, but the machine's zone no longer matters.
+    account = make_user("America/New_York")
+    scripted_server.add("GET", "/api/users/me", ScriptedResponse(200, account))
     empty_page = {"items": [], "next_cursor": None}
     scripted_server.add("GET", "/api/tasks", ScriptedResponse(200, empty_page))
 

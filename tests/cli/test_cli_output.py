@@ -96,6 +96,8 @@ def test_task_details_fields() -> None:
         "priority     medium",
         "tags         travel",
         "due          2026-07-01 12:00:00 CEST",
+        # make_task sends the task's time zone, as the API always does.
+        "timezone     UTC",
         "created      2026-12-01 10:00:00 CET",
         "updated      2026-12-01 10:00:00 CET",
         "completed    2026-06-30 20:30:00 CEST",

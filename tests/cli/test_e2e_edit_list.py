@@ -85,7 +85,8 @@ def test_edit_each_field(user_env: dict[str, str]) -> None:
     assert edit("--tag", "b", "--tag", "A")["tags"] == ["a", "b"]
     assert edit("--add-tag", "c", "--remove-tag", "A")["tags"] == ["b", "c"]
     assert edit("--no-tags")["tags"] == []
-    # The subprocess runs with TZ=UTC0, so a date alone ends at 23:59:59 UTC.
+    # A date alone ends at 23:59:59 in the task's time zone, UTC for a new user. (It once
+    # followed the subprocess's TZ=UTC0 instead, which the CLI no longer reads.)
     assert edit("--due", "2026-12-24")["due_at"] == "2026-12-24T23:59:59Z"
     assert edit("--no-due")["due_at"] is None
     berlin = edit("--timezone", "Europe/Berlin", "--due", "2026-12-24 09:00")
