@@ -4,11 +4,15 @@ Usage:
     python bench/events.py [--quick] [--subscribers 1000] [--databases sqlite,postgresql]
                            [--output docs/benchmarks.md]
 
-For each database kind the script starts ``taskora serve`` as a subprocess on a free
-loopback port and creates one user. A second subprocess, this script with
-``--subscriber-process``, opens ``--subscribers`` streams (``GET /api/events/stream``) of
-that user on raw asyncio connections, so every task created fans out to all of them. This
-process is the writer and the conductor. It measures:
+For each database kind the script runs two scenarios, each on a new database and a new
+``taskora serve`` subprocess on a free loopback port. In the first, ``--subscribers``
+streams belong to one user, so every task created fans out to all of them. In the second,
+as many users have one stream each, so every task created reaches one stream. The script
+creates the users in its own process. A second
+subprocess, this script with ``--subscriber-process``, opens the streams
+(``GET /api/events/stream``) on raw asyncio connections. This process is the writer and the
+conductor, and its creates take the users in turn (round-robin). For each scenario it
+measures:
 
 1. the server's resident memory with no stream open and with all streams open and idle;
 2. the time from each create's response, as the writer receives it, to each stream's receipt
@@ -42,6 +46,7 @@ import tempfile
 import time
 import uuid
 from array import array
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -67,7 +72,6 @@ from api import (
     postgres_cpu_by_process,
     process_cpu_seconds,
     running,
-    send_create,
     server_env,
     wait_for_quiet_machine,
 )
@@ -163,9 +167,10 @@ QUICK_PROFILE = Profile(
 class StreamProtocol(asyncio.Protocol):
     """One ``GET /api/events/stream`` connection that records when each event arrives."""
 
-    def __init__(self, pool: SubscriberPool, index: int, request: bytes) -> None:
+    def __init__(self, pool: SubscriberPool, index: int, user: int, request: bytes) -> None:
         self.pool = pool
         self.index = index
+        self.user = user  # the conductor's index of the user whose token opened the stream
         self.request = request
         # uvloop's transports do not subclass asyncio.Transport, so this is typed loosely.
         self.transport: Any = None
@@ -266,33 +271,34 @@ class SubscriberPool:
 
     host: str
     port: int
-    token: str
     streams: list[StreamProtocol] = field(default_factory=list)
     subjects: dict[int, int] = field(default_factory=dict)
 
-    def _request(self) -> bytes:
+    def _request(self, token: str) -> bytes:
         return (
             "GET /api/events/stream HTTP/1.1\r\n"
             f"Host: {self.host}:{self.port}\r\n"
-            f"Authorization: Bearer {self.token}\r\n"
+            f"Authorization: Bearer {token}\r\n"
             "Accept: text/event-stream\r\n"
             "Cache-Control: no-cache\r\n"
             "\r\n"
         ).encode("ascii")
 
-    async def open(self, count: int) -> dict[str, Any]:
-        """Open ``count`` more streams, at most STREAM_OPEN_CONCURRENCY at a time."""
+    async def open(self, owners: list[tuple[int, str]]) -> dict[str, Any]:
+        """Open one more stream per (user index, token) pair of ``owners``, at most
+        STREAM_OPEN_CONCURRENCY at a time."""
         loop = asyncio.get_running_loop()
         limiter = asyncio.Semaphore(STREAM_OPEN_CONCURRENCY)
-        request = self._request()
+        count = len(owners)
         failures: list[str] = []
         started = time.monotonic()
 
-        async def open_one(index: int) -> None:
+        async def open_one(index: int, user: int, token: str) -> None:
+            request = self._request(token)
             async with limiter:
                 try:
                     _, protocol = await loop.create_connection(
-                        lambda: StreamProtocol(self, index, request), self.host, self.port
+                        lambda: StreamProtocol(self, index, user, request), self.host, self.port
                     )
                     await asyncio.wait_for(protocol.headers_done, REQUEST_TIMEOUT_SECONDS)
                 except (OSError, ConnectionError, TimeoutError) as error:
@@ -301,7 +307,9 @@ class SubscriberPool:
                 self.streams.append(protocol)
 
         first = len(self.streams)
-        await asyncio.gather(*(open_one(first + offset) for offset in range(count)))
+        await asyncio.gather(
+            *(open_one(first + offset, user, token) for offset, (user, token) in enumerate(owners))
+        )
         if failures:
             logger.error(
                 "%d of %d streams failed to open; first: %s", len(failures), count, failures[0]
@@ -320,16 +328,19 @@ class SubscriberPool:
     def ended_by_server_count(self) -> int:
         return sum(1 for stream in self.streams if stream.ended_by_server or stream.closed.done())
 
-    async def wait_for_position(self, position: int, timeout: float) -> dict[str, Any]:
-        """Wait until every open stream has received ``position``, or ``timeout`` passes."""
+    async def wait_for_counts(self, expected: dict[int, int], timeout: float) -> dict[str, Any]:
+        """Wait until every open stream has received, since the last dump, at least as many
+        events as ``expected`` gives for its user, or until ``timeout`` passes.
+
+        A user missing from ``expected`` is expected to have no new event.
+        """
         started = time.monotonic()
         deadline = started + timeout
         while True:
             behind = [
                 stream
                 for stream in self.streams
-                if not stream.closed.done()
-                and (not stream.positions or stream.positions[-1] < position)
+                if not stream.closed.done() and len(stream.positions) < expected.get(stream.user, 0)
             ]
             if not behind or time.monotonic() >= deadline:
                 break
@@ -378,20 +389,23 @@ class SubscriberPool:
         return {"closed": closed}
 
 
-async def serve_subscriber_commands(host: str, port: int, token: str) -> None:
+async def serve_subscriber_commands(host: str, port: int) -> None:
     """Read JSON commands from stdin and write one JSON reply per command to stdout."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    pool = SubscriberPool(host, port, token)
+    pool = SubscriberPool(host, port)
     try:
         while line := await reader.readline():
             command = json.loads(line)
             name = command["command"]
             if name == "open":
-                reply = await pool.open(command["count"])
+                owners = [(int(user), str(token)) for user, token in command["owners"]]
+                reply = await pool.open(owners)
             elif name == "wait":
-                reply = await pool.wait_for_position(command["position"], command["timeout"])
+                # JSON object keys are strings; the users are integer indexes.
+                expected = {int(user): count for user, count in command["expected"].items()}
+                reply = await pool.wait_for_counts(expected, command["timeout"])
             elif name == "status":
                 reply = {
                     "open": pool.open_count(),
@@ -415,23 +429,18 @@ def run_subscriber_process(url: str) -> None:
     """Run the subscriber side until stdin closes or an ``exit`` command arrives."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     # The conductor raised the open-file limit before it started this process.
-    token = os.environ["TASKORA_BENCH_TOKEN"]
     target = httpx.URL(url)
     with _event_loop_runner() as runner:
-        runner.run(serve_subscriber_commands(target.host, target.port or 80, token))
+        runner.run(serve_subscriber_commands(target.host, target.port or 80))
 
 
 class SubscriberProcess:
     """The conductor's handle on the subscriber subprocess and its command pipe."""
 
-    def __init__(self, url: str, token: str, workdir: Path) -> None:
-        env = dict(os.environ)
-        env["TASKORA_BENCH_TOKEN"] = token
+    def __init__(self, url: str, workdir: Path) -> None:
         command = [sys.executable, str(Path(__file__).resolve()), "--subscriber-process", url]
         self.workdir = workdir
-        self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
-        )
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         logger.info("Started the subscriber process (pid %d)", self.process.pid)
 
     @property
@@ -494,12 +503,104 @@ class SubscriberProcess:
 
 
 @contextmanager
-def subscriber_process(url: str, token: str, workdir: Path) -> Iterator[SubscriberProcess]:
-    process = SubscriberProcess(url, token, workdir)
+def subscriber_process(url: str, workdir: Path) -> Iterator[SubscriberProcess]:
+    process = SubscriberProcess(url, workdir)
     try:
         yield process
     finally:
         process.stop()
+
+
+# --------------------------------------------------------------------------------------
+# Scenarios and their users
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A split of the streams over users: ``users`` users with ``streams // users`` each."""
+
+    key: str
+    title: str
+    users: int
+    streams: int
+
+    @property
+    def streams_per_user(self) -> int:
+        return self.streams // self.users
+
+
+def scenarios_for(streams: int) -> list[Scenario]:
+    """Return the two scenarios: every stream of one user, and one stream per user."""
+    return [
+        Scenario("one-user", f"One user, {streams:,} streams", 1, streams),
+        Scenario("one-stream-per-user", f"{streams:,} users, one stream each", streams, streams),
+    ]
+
+
+@dataclass
+class BenchUsers:
+    """The scenario's users, whom the writers take in turn, and their creates since the last
+    reset, which is what each of their streams must receive."""
+
+    ids: list[int]
+    tokens: list[str]
+    next_user: int = 0
+    created: Counter[int] = field(default_factory=Counter)
+
+    def take_turn(self) -> int:
+        """Return the index of the user who makes the next create (round-robin)."""
+        user = self.next_user
+        self.next_user = (self.next_user + 1) % len(self.tokens)
+        return user
+
+    def headers(self, user: int) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[user]}"}
+
+    def record(self, user: int, status: int) -> None:
+        if status == 201:
+            self.created[user] += 1
+
+    def reset(self) -> None:
+        self.created.clear()
+
+    def stream_owners(self, streams: int) -> list[tuple[int, str]]:
+        """Return (user index, token) for each of ``streams`` streams, spread evenly."""
+        return [
+            (index % len(self.tokens), self.tokens[index % len(self.tokens)])
+            for index in range(streams)
+        ]
+
+
+def add_bench_users(database_url: str, workdir: Path, count: int) -> BenchUsers:
+    """Create ``count`` users in one transaction, with the functions behind
+    ``taskora users create`` (as bench/api.py does for its few users)."""
+    from taskora.config import Settings
+    from taskora.server.runner import prepare_database
+    from taskora.server.store.database import Database
+    from taskora.server.store.users import create_user
+
+    if count == 1:
+        user_id, token = add_service_user(database_url, workdir, "bench-events")
+        return BenchUsers([user_id], [token])
+
+    settings = Settings(database_url=database_url, data_dir=workdir / "data")
+    prepare_database(settings)
+    database = Database(settings.resolved_database_url)
+    # create_user logs one INFO line per user; a thousand of them would bury the run's log.
+    users_logger = logging.getLogger("taskora.server.store.users")
+    level = users_logger.level
+    users_logger.setLevel(logging.WARNING)
+    started = time.monotonic()
+    try:
+        with database.write() as session:
+            created = [create_user(session, f"bench-events-{index}") for index in range(count)]
+            ids = [user.id for user, _token in created]
+            tokens = [token for _user, token in created]
+    finally:
+        users_logger.setLevel(level)
+        database.dispose()
+    logger.info("Created %d users in %.1f s", count, time.monotonic() - started)
+    return BenchUsers(ids, tokens)
 
 
 # --------------------------------------------------------------------------------------
@@ -546,41 +647,26 @@ def open_streams_per_metrics(base_url: str) -> int:
 
 
 def wait_for_delivery(
-    base_url: str, subscribers: SubscriberProcess, timeout: float
+    users: BenchUsers, subscribers: SubscriberProcess, timeout: float
 ) -> dict[str, Any]:
-    """Wait until every open stream has received the last event the server handed to its hub.
+    """Wait until every open stream has received the event of each create that its user
+    made since the streams were opened or last dumped.
 
-    The position comes from ``taskora_events_delivered_position`` in /metrics. It is read
-    again after the streams caught up, and the wait repeats while it still grows, because
-    the log follower may not have read the newest events yet.
+    Only creates that returned 201 are counted. A create whose request failed on the
+    client side but was committed anyway makes the wait end one event early.
     """
-    deadline = time.monotonic() + timeout
     started = time.monotonic()
-    position = -1
-    while True:
-        current = int(read_metrics(base_url)["taskora_events_delivered_position"])
-        if current == position:
-            break
-        position = current
-        reply = subscribers.request(
-            {
-                "command": "wait",
-                "position": position,
-                "timeout": max(0.0, deadline - time.monotonic()),
-            },
-            timeout=timeout + 30,
+    reply = subscribers.request(
+        {"command": "wait", "expected": dict(users.created), "timeout": timeout},
+        timeout=timeout + 30,
+    )
+    if reply["behind"]:
+        logger.warning(
+            "%d streams had not received every event of their user after %.0f s",
+            reply["behind"],
+            timeout,
         )
-        if reply["behind"]:
-            logger.warning(
-                "%d streams had not received event %d after %.0f s",
-                reply["behind"],
-                position,
-                timeout,
-            )
-            break
-        time.sleep(0.5)
     return {
-        "position": position,
         "behind": reply["behind"],
         "last_receipt": reply["last_receipt"],
         "seconds": time.monotonic() - started,
@@ -666,30 +752,37 @@ class WriteRecord:
     """One create of the fixed-rate phase, on the machine's monotonic clock."""
 
     task_id: int | None
+    user: int
     sent: float
     answered: float
     status: int
 
 
 async def write_at_fixed_rate(
-    base_url: str, headers: dict[str, str], count: int, rate: float, time_limit: float
+    base_url: str, users: BenchUsers, count: int, rate: float, time_limit: float
 ) -> list[WriteRecord]:
-    """Send ``count`` creates, one every 1/``rate`` s, without waiting for earlier responses."""
+    """Send ``count`` creates, one every 1/``rate`` s, without waiting for earlier responses.
+
+    The users take turns, so each create carries the token of the next user.
+    """
     limits = httpx.Limits(
         max_connections=FIXED_RATE_CONNECTIONS, max_keepalive_connections=FIXED_RATE_CONNECTIONS
     )
     async with httpx.AsyncClient(
-        base_url=base_url, headers=headers, limits=limits, timeout=REQUEST_TIMEOUT_SECONDS
+        base_url=base_url, limits=limits, timeout=REQUEST_TIMEOUT_SECONDS
     ) as client:
 
-        async def create(index: int) -> WriteRecord:
+        async def create(index: int, user: int) -> WriteRecord:
             sent = time.monotonic()
             try:
-                response = await client.post("/api/tasks", json=create_body(index))
+                response = await client.post(
+                    "/api/tasks", json=create_body(index), headers=users.headers(user)
+                )
             except httpx.HTTPError as error:
                 logger.error("Create %d failed: %s: %s", index, type(error).__name__, error)
-                return WriteRecord(None, sent, time.monotonic(), 0)
+                return WriteRecord(None, user, sent, time.monotonic(), 0)
             answered = time.monotonic()
+            users.record(user, response.status_code)
             task_id = response.json()["id"] if response.status_code == 201 else None
             if task_id is None:
                 logger.error(
@@ -698,7 +791,7 @@ async def write_at_fixed_rate(
                     response.status_code,
                     response.text[:300],
                 )
-            return WriteRecord(task_id, sent, answered, response.status_code)
+            return WriteRecord(task_id, user, sent, answered, response.status_code)
 
         # Open the keep-alive connections first, so no create pays for a TCP handshake.
         await asyncio.gather(*(client.get("/healthz") for _ in range(FIXED_RATE_CONNECTIONS)))
@@ -715,7 +808,7 @@ async def write_at_fixed_rate(
                     "The fixed-rate phase stopped at its time limit after %d creates", index
                 )
                 break
-            pending.append(asyncio.create_task(create(1_000_000 + index)))
+            pending.append(asyncio.create_task(create(1_000_000 + index, users.take_turn())))
         return list(await asyncio.gather(*pending))
 
 
@@ -755,11 +848,15 @@ class LatencyResult:
 def compute_latencies(
     writes: list[WriteRecord],
     streams: int,
+    streams_per_user: int,
     receipts: tuple[array, array, array, dict[int, int]],
     rate: float,
     cpu: CpuShares,
 ) -> LatencyResult:
-    """Pair each receipt with the create of its task and subtract the create's response time."""
+    """Pair each receipt with the create of its task and subtract the create's response time.
+
+    Each create is expected once on each of the ``streams_per_user`` streams of its user.
+    """
     _indexes, positions, times, subjects = receipts
     answered_by_task = {
         write.task_id: write.answered for write in writes if write.task_id is not None
@@ -786,7 +883,7 @@ def compute_latencies(
         streams=streams,
         rate=rate,
         latencies=latencies,
-        expected_pairs=len(answered_by_task) * streams,
+        expected_pairs=len(answered_by_task) * streams_per_user,
         first_receipts=first,
         last_receipts=last,
         create_latencies=create_latencies,
@@ -811,7 +908,7 @@ class BurstResult:
 
 def run_burst(
     base_url: str,
-    headers: dict[str, str],
+    users: BenchUsers,
     profile: Profile,
     server_pid: int,
     subscribers: SubscriberProcess | None,
@@ -819,7 +916,10 @@ def run_burst(
     with_postgres: bool,
 ) -> BurstResult:
     """Send a warm-up and then ``profile.burst_requests`` creates from ``profile.burst_writers``
-    workers, and wait until the open streams received every event of it."""
+    workers, and wait until the open streams received every event of it.
+
+    The users take turns over the creates, as in the fixed-rate phase.
+    """
     if profile.quiet_machine_wait_seconds > 0:
         wait_for_quiet_machine(profile.quiet_machine_wait_seconds)
     subscriber_pid = subscribers.pid if subscribers is not None else None
@@ -829,12 +929,20 @@ def run_burst(
         readings.append(CpuReading.take(server_pid, subscriber_pid, with_postgres))
         return readings[-1]
 
+    async def send_create_as_next_user(client: httpx.AsyncClient, index: int) -> httpx.Response:
+        user = users.take_turn()
+        response = await client.post(
+            "/api/tasks", json=create_body(index), headers=users.headers(user)
+        )
+        users.record(user, response.status_code)
+        return response
+
     with _event_loop_runner() as runner:
         load, elapsed, _before, _after = runner.run(
             _run_phases(
                 base_url,
-                headers,
-                send_create,
+                {},
+                send_create_as_next_user,
                 201,
                 profile.burst_warmup,
                 profile.burst_requests,
@@ -867,12 +975,13 @@ def run_burst(
     drain_seconds = None
     behind = 0
     if subscribers is not None:
-        delivery = wait_for_delivery(base_url, subscribers, profile.drain_timeout_seconds)
+        delivery = wait_for_delivery(users, subscribers, profile.drain_timeout_seconds)
         behind = delivery["behind"]
         if delivery["last_receipt"] is not None:
             drain_seconds = max(0.0, delivery["last_receipt"] - last_answer)
         # The receipts of a burst are not analysed; drop them so they use no memory.
         subscribers.read_receipts("burst")
+    users.reset()
     return BurstResult(streams, phase, cpu, drain_seconds, behind)
 
 
@@ -928,9 +1037,13 @@ def postgres_database(admin_url: str) -> Iterator[BenchDatabase]:
 
 
 @dataclass
-class DatabaseReport:
+class ScenarioReport:
+    """Every figure of one scenario on one database kind."""
+
     kind: str
     version: str
+    scenario: Scenario
+    users_seconds: float
     subscribers_requested: int
     streams_open_per_metrics: int
     open_seconds: float
@@ -996,16 +1109,21 @@ def warm_up(base_url: str, headers: dict[str, str], creates: int) -> None:
 
 
 def open_streams(
-    server: ServerProcess, subscribers: SubscriberProcess, count: int, settle_seconds: float
+    server: ServerProcess,
+    subscribers: SubscriberProcess,
+    users: BenchUsers,
+    count: int,
+    settle_seconds: float,
 ) -> tuple[int, float]:
-    """Open ``count`` streams and return how many /metrics counts after they settle, and
-    the seconds that opening took."""
-    reply = subscribers.request({"command": "open", "count": count})
+    """Open ``count`` streams spread evenly over the users, and return how many /metrics
+    counts after they settle and the seconds that opening took."""
+    reply = subscribers.request({"command": "open", "owners": users.stream_owners(count)})
     if reply["failed"]:
         raise RuntimeError(
             f"{reply['failed']} of {count} streams failed to open; first: {reply['first_error']}"
         )
     logger.info("Opened %d streams in %.1f s", reply["opened"], reply["seconds"])
+    users.reset()
     settle(settle_seconds)
     streams = open_streams_per_metrics(server.url)
     if streams != count:
@@ -1023,23 +1141,27 @@ def close_streams(server: ServerProcess, subscribers: SubscriberProcess) -> None
         logger.warning("/metrics still counts %d open streams 30 s after closing them", remaining)
 
 
-def run_database(database: BenchDatabase, profile: Profile, workdir: Path) -> DatabaseReport:
-    """Measure memory, fan-out latency and write throughput on one database kind."""
+def run_scenario(
+    database: BenchDatabase, scenario: Scenario, profile: Profile, workdir: Path
+) -> ScenarioReport:
+    """Measure memory, latency and write throughput of one scenario on a fresh server."""
     with_postgres = database.kind == "postgresql"
+    logger.info("Scenario on %s: %s", database.kind, scenario.title)
     server = start_server(database, workdir)
     with running(server):
-        _, token = add_service_user(database.url, workdir, "bench-events")
-        headers = {"Authorization": f"Bearer {token}"}
-        warm_up(server.url, headers, profile.warmup_creates)
+        users_started = time.monotonic()
+        users = add_bench_users(database.url, workdir, scenario.users)
+        users_seconds = time.monotonic() - users_started
+        warm_up(server.url, users.headers(0), profile.warmup_creates)
 
-        with subscriber_process(server.url, token, workdir) as subscribers:
+        with subscriber_process(server.url, workdir) as subscribers:
             # Memory: the same process with no stream open, then with all of them idle.
             settle(profile.settle_seconds)
             if open_streams_per_metrics(server.url) != 0:
                 raise RuntimeError("/metrics counts open streams before the benchmark opened any")
             rss_without = resident_kib(server.pid)
             streams, open_seconds = open_streams(
-                server, subscribers, profile.subscribers, profile.settle_seconds
+                server, subscribers, users, scenario.streams, profile.settle_seconds
             )
             rss_with = resident_kib(server.pid)
             logger.info(
@@ -1051,32 +1173,36 @@ def run_database(database: BenchDatabase, profile: Profile, workdir: Path) -> Da
 
             # Latency: creates at a fixed rate while every stream is open.
             subscribers.read_receipts("before-latency")
+            users.reset()
             logger.info(
-                "Sending %d creates at %.0f/s to %d streams",
+                "Sending %d creates at %.0f/s to %d streams (%s)",
                 profile.fixed_rate_writes,
                 profile.writes_per_second,
                 streams,
+                scenario.title,
             )
             before = CpuReading.take(server.pid, subscribers.pid, with_postgres)
             with _event_loop_runner() as runner:
                 writes = runner.run(
                     write_at_fixed_rate(
                         server.url,
-                        headers,
+                        users,
                         profile.fixed_rate_writes,
                         profile.writes_per_second,
                         profile.phase_time_limit_seconds,
                     )
                 )
-            delivery = wait_for_delivery(server.url, subscribers, profile.drain_timeout_seconds)
+            delivery = wait_for_delivery(users, subscribers, profile.drain_timeout_seconds)
             cpu = before.until(CpuReading.take(server.pid, subscribers.pid, with_postgres))
             latency = compute_latencies(
                 writes,
                 streams,
+                scenario.streams_per_user,
                 subscribers.read_receipts("latency"),
                 profile.writes_per_second,
                 cpu,
             )
+            users.reset()
             logger.info(
                 "Latency p50 %.1f ms, p99 %.1f ms over %d pairs (%d missing, %d streams behind)",
                 percentile(latency.latencies, 50) * 1000,
@@ -1090,7 +1216,7 @@ def run_database(database: BenchDatabase, profile: Profile, workdir: Path) -> Da
             bursts = []
             bursts.append(
                 run_burst(
-                    server.url, headers, profile, server.pid, subscribers, streams, with_postgres
+                    server.url, users, profile, server.pid, subscribers, streams, with_postgres
                 )
             )
             logger.info("Burst with %d streams: %.0f req/s", streams, bursts[-1].phase.throughput)
@@ -1099,15 +1225,15 @@ def run_database(database: BenchDatabase, profile: Profile, workdir: Path) -> Da
             rss_after_close = resident_kib(server.pid)
             for _ in range(2):
                 bursts.append(
-                    run_burst(server.url, headers, profile, server.pid, None, 0, with_postgres)
+                    run_burst(server.url, users, profile, server.pid, None, 0, with_postgres)
                 )
                 logger.info("Burst with no stream: %.0f req/s", bursts[-1].phase.throughput)
             reopened, _ = open_streams(
-                server, subscribers, profile.subscribers, profile.settle_seconds
+                server, subscribers, users, scenario.streams, profile.settle_seconds
             )
             bursts.append(
                 run_burst(
-                    server.url, headers, profile, server.pid, subscribers, reopened, with_postgres
+                    server.url, users, profile, server.pid, subscribers, reopened, with_postgres
                 )
             )
             logger.info("Burst with %d streams: %.0f req/s", reopened, bursts[-1].phase.throughput)
@@ -1118,10 +1244,12 @@ def run_database(database: BenchDatabase, profile: Profile, workdir: Path) -> Da
                 )
             close_streams(server, subscribers)
 
-    return DatabaseReport(
+    return ScenarioReport(
         kind=database.kind,
         version=database.version,
-        subscribers_requested=profile.subscribers,
+        scenario=scenario,
+        users_seconds=users_seconds,
+        subscribers_requested=scenario.streams,
         streams_open_per_metrics=streams,
         open_seconds=open_seconds,
         rss_without_streams_kib=rss_without,
@@ -1167,46 +1295,92 @@ def _verdict_at_least(value: float, target: float) -> str:
     return f"missed by {target - value:.2f} ({(target - value) / target:.0%} below the target)"
 
 
-def render_database(report: DatabaseReport, profile: Profile) -> list[str]:
+def render_database(reports: list[ScenarioReport], profile: Profile) -> list[str]:
+    """Render one database kind: both scenarios side by side, then each one in detail."""
+    first = reports[0]
+    title = "SQLite" if first.kind == "sqlite" else "PostgreSQL"
+    lines = [f"### {title} {first.version}", ""]
+
+    def cells(figure: Any) -> str:
+        return " | ".join(figure(report) for report in reports)
+
+    def p50_cell(report: ScenarioReport) -> str:
+        return f"{_ms(percentile(report.latency.latencies, 50))} ms"
+
+    def p99_cell(report: ScenarioReport) -> str:
+        p99 = percentile(report.latency.latencies, 99)
+        verdict = _verdict_under(p99 * 1000, LATENCY_P99_TARGET_MS, "ms")
+        return f"{_ms(p99)} ms, {verdict}"
+
+    def memory_cell(report: ScenarioReport) -> str:
+        verdict = _verdict_under(report.memory_per_stream_kib, IDLE_STREAM_MEMORY_TARGET_KIB, "KiB")
+        return f"{report.memory_per_stream_kib:.1f} KiB, {verdict}"
+
+    def ratio_cell(report: ScenarioReport) -> str:
+        verdict = _verdict_at_least(report.throughput_ratio, THROUGHPUT_RATIO_TARGET)
+        return (
+            f"{report.throughput(True):,.0f} / {report.throughput(False):,.0f} req/s = "
+            f"**{report.throughput_ratio:.2f}**, {verdict}"
+        )
+
+    def fan_out_cell(report: ScenarioReport) -> str:
+        return f"{report.scenario.streams_per_user:,}"
+
+    lines += [
+        "| figure | target | " + " | ".join(report.scenario.title for report in reports) + " |",
+        "| --- | --- |" + " --- |" * len(reports),
+        "| streams that each create reaches | | " + cells(fan_out_cell) + " |",
+        "| commit-to-receipt p50 | | " + cells(p50_cell) + " |",
+        f"| commit-to-receipt p99 | under {LATENCY_P99_TARGET_MS:.0f} ms | "
+        + cells(p99_cell)
+        + " |",
+        (
+            f"| server RSS per idle stream | under {IDLE_STREAM_MEMORY_TARGET_KIB:.0f} KiB | "
+            + cells(memory_cell)
+            + " |"
+        ),
+        (
+            f"| create req/s with streams / without | at least {THROUGHPUT_RATIO_TARGET} | "
+            + cells(ratio_cell)
+            + " |"
+        ),
+        "",
+    ]
+    for report in reports:
+        lines += render_scenario(report, profile)
+    return lines
+
+
+def render_scenario(report: ScenarioReport, profile: Profile) -> list[str]:
+    """Render the detailed figures of one scenario."""
     with_postgres = report.kind == "postgresql"
-    title = "SQLite" if report.kind == "sqlite" else "PostgreSQL"
+    scenario = report.scenario
     latency = report.latency
     p50 = percentile(latency.latencies, 50)
     p99 = percentile(latency.latencies, 99)
     over_target = sum(1 for value in latency.latencies if value * 1000 >= LATENCY_P99_TARGET_MS)
-    lines = [f"### {title} {report.version}", ""]
+    lines = [f"#### {scenario.title}", ""]
 
+    users_sentence = (
+        f"{scenario.users:,} users created in {report.users_seconds:.1f} s, "
+        if scenario.users > 1
+        else ""
+    )
     lines += [
         (
-            f"Streams: {report.subscribers_requested:,} requested, "
+            f"Streams: {users_sentence}{report.subscribers_requested:,} streams requested, "
             f"{report.streams_open_per_metrics:,} open according to `taskora_sse_streams` in "
             f"/metrics, opened in {report.open_seconds:.1f} s."
-        ),
-        "",
-        "| figure | value | target | verdict |",
-        "| --- | ---: | --- | --- |",
-        (f"| commit-to-receipt p50 | {_ms(p50)} ms | | |"),
-        (
-            f"| commit-to-receipt p99 | {_ms(p99)} ms | under {LATENCY_P99_TARGET_MS:.0f} ms "
-            f"| {_verdict_under(p99 * 1000, LATENCY_P99_TARGET_MS, 'ms')} |"
-        ),
-        (
-            f"| server RSS per idle stream | {report.memory_per_stream_kib:.1f} KiB "
-            f"| under {IDLE_STREAM_MEMORY_TARGET_KIB:.0f} KiB "
-            f"| {_verdict_under(report.memory_per_stream_kib, IDLE_STREAM_MEMORY_TARGET_KIB, 'KiB')} |"
-        ),
-        (
-            f"| create req/s with streams / without | {report.throughput_ratio:.2f} "
-            f"| at least {THROUGHPUT_RATIO_TARGET} "
-            f"| {_verdict_at_least(report.throughput_ratio, THROUGHPUT_RATIO_TARGET)} |"
         ),
         "",
     ]
 
     lines += [
         (
-            f"Latency, {latency.writes:,} creates at {latency.rate:.0f}/s to "
-            f"{latency.streams:,} streams ({len(latency.latencies):,} event-stream pairs):"
+            f"Latency, {latency.writes:,} creates at {latency.rate:.0f}/s while "
+            f"{latency.streams:,} streams were open, each create reaching "
+            f"{scenario.streams_per_user:,} of them ({len(latency.latencies):,} event-stream "
+            "pairs):"
         ),
         "",
         "| measure | p50 ms | p99 ms | max ms |",
@@ -1215,16 +1389,21 @@ def render_database(report: DatabaseReport, profile: Profile) -> list[str]:
             f"| every pair: receipt minus create response | {_ms(p50)} | {_ms(p99)} "
             f"| {_ms(latency.latencies[-1] if latency.latencies else math.nan)} |"
         ),
-        (
-            f"| first stream of each event | {_ms(percentile(latency.first_receipts, 50))} "
-            f"| {_ms(percentile(latency.first_receipts, 99))} "
-            f"| {_ms(latency.first_receipts[-1] if latency.first_receipts else math.nan)} |"
-        ),
-        (
-            f"| last stream of each event | {_ms(percentile(latency.last_receipts, 50))} "
-            f"| {_ms(percentile(latency.last_receipts, 99))} "
-            f"| {_ms(latency.last_receipts[-1] if latency.last_receipts else math.nan)} |"
-        ),
+    ]
+    if scenario.streams_per_user > 1:
+        lines += [
+            (
+                f"| first stream of each event | {_ms(percentile(latency.first_receipts, 50))} "
+                f"| {_ms(percentile(latency.first_receipts, 99))} "
+                f"| {_ms(latency.first_receipts[-1] if latency.first_receipts else math.nan)} |"
+            ),
+            (
+                f"| last stream of each event | {_ms(percentile(latency.last_receipts, 50))} "
+                f"| {_ms(percentile(latency.last_receipts, 99))} "
+                f"| {_ms(latency.last_receipts[-1] if latency.last_receipts else math.nan)} |"
+            ),
+        ]
+    lines += [
         (
             f"| create request, send to response | {_ms(percentile(latency.create_latencies, 50))} "
             f"| {_ms(percentile(latency.create_latencies, 99))} "
@@ -1237,8 +1416,10 @@ def render_database(report: DatabaseReport, profile: Profile) -> list[str]:
             f"before the create's response: {latency.early_pairs:,}. Pairs never received: "
             f"{latency.missing_pairs:,} of {latency.expected_pairs:,}. Failed creates: "
             f"{latency.failed_writes}. CPU during the phase, as a share of one core: "
-            f"{_cpu_sentence(latency.cpu, with_postgres)}. Server CPU time per event-stream "
-            f"pair, the creates' own work included: {_server_microseconds_per_pair(latency):.0f} µs."
+            f"{_cpu_sentence(latency.cpu, with_postgres)}. Server CPU time per create: "
+            f"{_server_microseconds_per_create(latency):,.0f} µs, or "
+            f"{_server_microseconds_per_pair(latency):,.0f} µs per event-stream pair, the "
+            "creates' own work included."
         ),
         "",
     ]
@@ -1276,13 +1457,19 @@ def render_database(report: DatabaseReport, profile: Profile) -> list[str]:
     lines += [
         "",
         (
-            f"Create throughput with {report.streams_open_per_metrics:,} streams: "
+            f"Create throughput with {report.streams_open_per_metrics:,} streams open: "
             f"{report.throughput(True):,.0f} req/s; with none: {report.throughput(False):,.0f} req/s; "
             f"ratio **{report.throughput_ratio:.2f}**."
         ),
         "",
     ]
     return lines
+
+
+def _server_microseconds_per_create(latency: LatencyResult) -> float:
+    if not latency.writes:
+        return math.nan
+    return latency.cpu.server / latency.writes * 1_000_000
 
 
 def _server_microseconds_per_pair(latency: LatencyResult) -> float:
@@ -1304,17 +1491,22 @@ def _cpu_sentence(cpu: CpuShares, with_postgres: bool) -> str:
 
 
 def render_section(
-    reports: list[DatabaseReport],
+    reports: list[ScenarioReport],
     profile: Profile,
     command: str,
     started: datetime,
     commit: str,
 ) -> str:
     machine = machine_description()
+    by_kind: dict[str, list[ScenarioReport]] = {}
+    for report in reports:
+        by_kind.setdefault(report.kind, []).append(report)
     versions = ", ".join(
-        f"{'SQLite' if report.kind == 'sqlite' else 'PostgreSQL'} {report.version}"
-        for report in reports
+        f"{'SQLite' if kind == 'sqlite' else 'PostgreSQL'} {kind_reports[0].version}"
+        for kind, kind_reports in by_kind.items()
     )
+    scenarios = by_kind[reports[0].kind] if reports else []
+    titles = " and ".join(f"*{report.scenario.title}*" for report in scenarios)
     lines = [
         EVENTS_SECTION_START,
         "## Event stream",
@@ -1332,13 +1524,19 @@ def render_section(
         ),
         "",
         (
-            "Method. `bench/events.py` starts `taskora serve` (one uvicorn process, default "
-            f"settings, ping every {SSE_PING_SECONDS:.0f} s, {SSE_QUEUE_SIZE:,} events buffered per "
-            "stream, INFO logging) on a free loopback port and creates one user. A subscriber "
-            "process opens every stream as that user, so each create fans out to all of them. "
-            "It speaks HTTP/1.1 on raw asyncio connections on uvloop, decodes the chunked body "
-            "and the SSE framing itself and records, per stream, each event's `id:` and the "
-            "time its bytes arrived. The script itself is the writer, in a third process."
+            f"Method. `bench/events.py` runs two scenarios, {titles}, one after the other "
+            "on each database kind. Each runs on a new database and a new `taskora serve` (one "
+            f"uvicorn process, default settings, ping every {SSE_PING_SECONDS:.0f} s, "
+            f"{SSE_QUEUE_SIZE:,} events buffered per stream, INFO logging) on a free loopback "
+            "port. The script creates the scenario's users in its own process, with the "
+            "functions behind `taskora users create`. A subscriber process opens the streams, "
+            "spread evenly over the users. It speaks HTTP/1.1 on raw asyncio connections on "
+            "uvloop, decodes the chunked body and the SSE framing itself and records, per "
+            "stream, each event's `id:` and the time its bytes arrived. The script itself is "
+            "the writer, in a third process. Its creates take the users in turn (round-robin), "
+            "each with that user's token. The server sends an event only to the streams of the "
+            "task's owner, so in the first scenario each create reaches every stream and in "
+            "the second it reaches one."
         ),
         "",
         (
@@ -1368,11 +1566,12 @@ def render_section(
             f"warm-up creates, then {profile.burst_requests:,} measured ones, each writer sending "
             "its next create as soon as the last one is answered. Four bursts run in the order "
             "with streams, without, without, with, and the ratio compares the req/s over the "
-            "two bursts of each kind. After a burst with streams the script waits until every "
-            "stream received the newest event that the server handed out "
-            "(`taskora_events_delivered_position` in /metrics) before the next phase. The time "
-            "column gives how long after the last create's response that event reached the "
-            f"last stream. A burst makes at most {profile.burst_warmup + profile.burst_requests:,} "
+            "two bursts of each kind. Both kinds of burst use the same users in the same "
+            "round-robin order. After a burst with streams the script waits until every "
+            "stream received one event for each create of its user that was answered with "
+            "201, before the next phase. The time column gives how long after the last "
+            "create's response the last of those events arrived. A burst makes at most "
+            f"{profile.burst_warmup + profile.burst_requests:,} "
             "events, fewer than a stream buffers, so no stream is cut off for falling behind. "
             f"Before each burst the script waits up to {profile.quiet_machine_wait_seconds:.0f} s "
             "for other processes to leave the CPU mostly idle."
@@ -1386,8 +1585,8 @@ def render_section(
         ),
         "",
     ]
-    for report in reports:
-        lines += render_database(report, profile)
+    for kind_reports in by_kind.values():
+        lines += render_database(kind_reports, profile)
     lines.append(EVENTS_SECTION_END)
     return "\n".join(lines) + "\n"
 
@@ -1444,12 +1643,13 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="Run a smoke run with 100 streams and small counts (under a minute).",
+        help="Run a smoke run with 100 streams and small counts (about a minute).",
     )
     parser.add_argument(
         "--subscribers",
         type=int,
-        help="Streams to open, all of one user. [default: 1000, or 100 with --quick]",
+        help="Streams to open in each scenario: all of one user, then one per user with as "
+        "many users. [default: 1000, or 100 with --quick]",
     )
     parser.add_argument(
         "--databases",
@@ -1512,15 +1712,18 @@ def main(argv: list[str]) -> int:
     commit = arguments.commit or measured_commit()
     reports = []
     for kind in arguments.kinds:
-        with ExitStack() as stack:
-            workdir = Path(
-                stack.enter_context(tempfile.TemporaryDirectory(prefix=f"taskora-events-{kind}-"))
-            )
-            if kind == "sqlite":
-                database = stack.enter_context(sqlite_database(workdir))
-            else:
-                database = stack.enter_context(postgres_database(arguments.postgres_url))
-            reports.append(run_database(database, profile, workdir))
+        for scenario in scenarios_for(profile.subscribers):
+            with ExitStack() as stack:
+                workdir = Path(
+                    stack.enter_context(
+                        tempfile.TemporaryDirectory(prefix=f"taskora-events-{kind}-{scenario.key}-")
+                    )
+                )
+                if kind == "sqlite":
+                    database = stack.enter_context(sqlite_database(workdir))
+                else:
+                    database = stack.enter_context(postgres_database(arguments.postgres_url))
+                reports.append(run_scenario(database, scenario, profile, workdir))
 
     section = render_section(reports, profile, command, started, commit)
     print(section)
