@@ -541,7 +541,12 @@ class TaskoraClient:
 
             logger.warning(
                 "%s %s failed (%s); retrying in %g s (attempt %d of %d)",
-                method, path, reason, delay, attempt + 1, self.max_attempts,
+                method,
+                path,
+                reason,
+                delay,
+                attempt + 1,
+                self.max_attempts,
             )
             self._sleep(delay)
             delay *= 2
@@ -604,9 +609,7 @@ class TaskoraClient:
             task_id=task_id,
             map_error=map_error,
         )
-        return self._check_object(
-            method, path, self._decode(method, path, response), expected_keys
-        )
+        return self._check_object(method, path, self._decode(method, path, response), expected_keys)
 
     def create_task(
         self, fields: Mapping[str, Any], *, idempotency_key: str | None = None
@@ -746,6 +749,22 @@ class TaskoraClient:
             retry=Retry.ALWAYS,
             task_id=task_id,
         )
+
+    def upcoming_dates(self, task_id: int, count: int = 5) -> list[str]:
+        """Return the next due dates of a recurring task's series, oldest first."""
+        answer = self._request_object(
+            "GET",
+            f"/api/tasks/{task_id}/occurrences",
+            ("dates",),
+            retry=Retry.ALWAYS,
+            params=[("count", str(count))],
+            task_id=task_id,
+        )
+        return [str(date) for date in answer["dates"]]
+
+    def run_check(self, path: str, expected_keys: Sequence[str]) -> dict[str, Any]:
+        """Run a recurrence or reminder check. Checks are idempotent, so failures are retried."""
+        return self._request_object("POST", path, expected_keys, retry=Retry.ALWAYS)
 
     def delete_task(self, task_id: int) -> None:
         """Delete a task."""

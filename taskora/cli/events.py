@@ -48,6 +48,8 @@ class EventType(str, Enum):
     updated = "task.updated"
     completed = "task.completed"
     deleted = "task.deleted"
+    recurred = "task.recurred"
+    reminder = "task.reminder"
 
 
 @app.command(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone, tzinfo
@@ -127,9 +128,7 @@ def complete_tag(ctx: typer.Context, incomplete: str) -> list[str]:
     """
     try:
         with _completion_client(ctx) as client:
-            page = client.list_tasks(
-                [("sort", "-updated_at"), ("limit", str(COMPLETION_LIMIT))]
-            )
+            page = client.list_tasks([("sort", "-updated_at"), ("limit", str(COMPLETION_LIMIT))])
         tags = {str(tag) for task in page["items"] for tag in task.get("tags") or []}
     except Exception as error:  # noqa: BLE001 - see complete_task_id
         logger.debug("Tag completion failed: %s", error)
@@ -227,6 +226,40 @@ def task_zone(task: dict[str, Any]) -> tzinfo:
     return zone_from_server(task.get("timezone"), f"task {task.get('id')}")
 
 
+REMIND_SHORTHAND = re.compile(r"^(\d+)\s*([mhdw])$", re.IGNORECASE)
+
+
+def parse_remind(value: str) -> str:
+    """Turn ``15m``, ``2h``, ``1d`` or ``1w`` into an ISO 8601 duration; pass ISO ones on."""
+    text = value.strip()
+    match = REMIND_SHORTHAND.fullmatch(text)
+    if match is None:
+        if text.upper().startswith("P"):
+            return text.upper()
+        raise typer.BadParameter(
+            f"{value!r} is not a reminder offset: use 15m, 2h, 1d, 1w or an ISO 8601 "
+            "duration such as PT15M",
+            param_hint="'--remind'",
+        )
+    amount, unit = match.group(1), match.group(2).lower()
+    return {"m": f"PT{amount}M", "h": f"PT{amount}H", "d": f"P{amount}D", "w": f"P{amount}W"}[unit]
+
+
+def build_recurrence(
+    every: str | None, rrule: str | None, from_completion: bool
+) -> dict[str, str] | None:
+    """Return the ``recurrence`` body field for the repeat options, or None."""
+    if every is not None and rrule is not None:
+        raise _usage_error("--every and --rrule both set how the task repeats: give one")
+    if every is None and rrule is None:
+        if from_completion:
+            raise _usage_error("--from-completion needs --every or --rrule")
+        return None
+    recurrence = {"preset": every} if every is not None else {"rule": rrule or ""}
+    recurrence["anchor"] = "completion" if from_completion else "due"
+    return recurrence
+
+
 def build_task_fields(
     title: str,
     description: str | None,
@@ -234,9 +267,15 @@ def build_task_fields(
     tags: list[str] | None,
     due_at: str | None,
     timezone_name: str | None = None,
+    recurrence: dict[str, str] | None = None,
+    remind_before: str | None = None,
 ) -> dict[str, Any]:
     """Return the ``POST /api/tasks`` body, leaving unset options to the server's defaults."""
     fields: dict[str, Any] = {"title": title}
+    if recurrence is not None:
+        fields["recurrence"] = recurrence
+    if remind_before is not None:
+        fields["remind_before"] = remind_before
     if description is not None:
         fields["description"] = description
     if priority is not None:
@@ -380,9 +419,7 @@ def check_edit_options(
 ) -> None:
     """Raise a usage error for contradictory options or for no change at all."""
     if no_tags and (tags or add_tags or remove_tags):
-        raise _usage_error(
-            "--no-tags cannot be combined with --tag, --add-tag or --remove-tag."
-        )
+        raise _usage_error("--no-tags cannot be combined with --tag, --add-tag or --remove-tag.")
     if tags and (add_tags or remove_tags):
         raise _usage_error(
             "--tag replaces every tag, so it cannot be combined with --add-tag or --remove-tag."
@@ -491,7 +528,10 @@ EditTimezoneOption = Annotated[
         "  taskora tasks add 'Buy milk'\n\n"
         "  taskora tasks add 'Ship release' -p urgent -t work -t release --due fri\n\n"
         "  taskora tasks add 'Call Ana' --due 'tomorrow 9:00' -d 'About the offer'\n\n"
-        "  taskora tasks add 'Stand-up' --due '2026-12-24 17:00' --timezone America/New_York"
+        "  taskora tasks add 'Stand-up' --due '2026-12-24 17:00' --timezone America/New_York\n\n"
+        "  taskora tasks add 'Gym' --due 'mon 18:00' --every 'weekly on mon,wed' --remind 30m\n\n"
+        "  taskora tasks add 'Water plants' --due tomorrow --every 'every 3 days' "
+        "--from-completion"
     )
 )
 def add(
@@ -509,11 +549,41 @@ def add(
     tags: TagsOption = None,
     due: Annotated[
         str | None,
-        typer.Option(
-            "--due", metavar="WHEN", help=f"Due time: {WHEN_HELP} {ADD_DUE_ZONE_HELP}"
-        ),
+        typer.Option("--due", metavar="WHEN", help=f"Due time: {WHEN_HELP} {ADD_DUE_ZONE_HELP}"),
     ] = None,
     timezone_name: AddTimezoneOption = None,
+    every: Annotated[
+        str | None,
+        typer.Option(
+            "--every",
+            metavar="PHRASE",
+            help="Repeat: daily, weekdays, weekly, 'every 3 days', 'weekly on mon,wed', "
+            "'monthly on the 15th', 'monthly on the last day', 'every 3rd friday', yearly. "
+            "Needs --due.",
+        ),
+    ] = None,
+    rrule: Annotated[
+        str | None,
+        typer.Option(
+            "--rrule", metavar="RULE", help="Repeat by an RFC 5545 rule, such as FREQ=WEEKLY."
+        ),
+    ] = None,
+    from_completion: Annotated[
+        bool,
+        typer.Option(
+            "--from-completion",
+            help="Count the next date from when the task is completed, not from its due date.",
+        ),
+    ] = False,
+    remind: Annotated[
+        str | None,
+        typer.Option(
+            "--remind",
+            metavar="BEFORE",
+            help="Send a task.reminder this long before the due time: 15m, 2h, 1d, 1w or "
+            "ISO 8601 (PT15M). Needs --due.",
+        ),
+    ] = None,
     json_output: JsonOption = False,
     url: UrlOption = None,
     token: TokenOption = None,
@@ -533,7 +603,16 @@ def add(
         due_at = parse_due_option(
             due, now, zone if zone is not None else account_zone_source(client)
         )
-        fields = build_task_fields(title, description, priority, tags, due_at, timezone_name)
+        fields = build_task_fields(
+            title,
+            description,
+            priority,
+            tags,
+            due_at,
+            timezone_name,
+            recurrence=build_recurrence(every, rrule, from_completion),
+            remind_before=None if remind is None else parse_remind(remind),
+        )
         task = client.create_task(fields, idempotency_key=idempotency_key)
 
     if json_output:
@@ -691,11 +770,27 @@ def show(
     """Show every field of one task."""
     with open_client(url, token) as client:
         task = client.get_task(task_id)
+        upcoming: list[str] = []
+        upcoming_error: TaskoraError | None = None
+        if task.get("recurrence") and not json_output:
+            try:
+                upcoming = client.upcoming_dates(task_id)
+            except TaskoraError as error:
+                # The task itself was read, so it is still shown; a server without the
+                # occurrences route only costs the list of next dates.
+                upcoming_error = error
 
     if json_output:
         output.write_json(task, indent=True)
-    else:
-        output.print_task(Console(), task)
+        return
+    console = Console()
+    output.print_task(console, task)
+    if upcoming_error is not None:
+        console.print(f"[dim]Next dates unavailable: {escape(upcoming_error.message)}[/]")
+    if upcoming:
+        console.print("Next dates of the series:")
+        for date in upcoming:
+            console.print(f"  {escape(output.format_local_time(date, '%a %Y-%m-%d %H:%M %Z'))}")
 
 
 @app.command(

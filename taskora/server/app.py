@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from taskora import __version__
 from taskora.config import Settings
-from taskora.server.api import events, ops, tasks, users
+from taskora.server.api import checks, events, ops, tasks, users
 from taskora.server.api.deps import CallerCache
 from taskora.server.api.limits import BodySizeLimit
 from taskora.server.api.problems import install_problem_handlers
@@ -101,6 +101,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(tasks.router)
+    app.include_router(checks.router)
     app.include_router(events.router)
     app.include_router(users.router)
     app.include_router(ops.router)

@@ -221,7 +221,7 @@ def test_ping_comment_keeps_idle_stream_alive(api_server: LiveServer) -> None:
             {},
             422,
             "invalid query.types: unknown event type 'task.exploded'; use one or more of "
-            "task.completed, task.created, task.deleted, task.updated",
+            "task.completed, task.created, task.deleted, task.recurred, task.reminder, task.updated",
         ),
         (
             {},
@@ -262,7 +262,7 @@ def test_stream_lists_invalid_types_field(api_server: LiveServer) -> None:
         {
             "field": "query.types",
             "message": "unknown event type 'nope'; use one or more of "
-            "task.completed, task.created, task.deleted, task.updated",
+            "task.completed, task.created, task.deleted, task.recurred, task.reminder, task.updated",
         }
     ]
 

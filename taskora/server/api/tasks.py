@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel
 from sqlalchemy.exc import IntegrityError
 
 from taskora.server.api.deps import Caller, CallerDep, CursorsDep, DatabaseDep, EventsDep
 from taskora.server.api.problems import InvalidParameter
+from taskora.server.domain.recurrence import upcoming
 from taskora.server.domain.tasks import (
     Priority,
     Status,
@@ -217,6 +219,35 @@ def get_task(task_id: TaskId, caller: CallerDep, database: DatabaseDep) -> Respo
         raise _not_found(error) from None
 
 
+class Occurrences(BaseModel):
+    dates: list[datetime]
+
+
+@router.get("/{task_id}/occurrences", response_model=Occurrences)
+def list_occurrences(
+    task_id: TaskId,
+    caller: CallerDep,
+    database: DatabaseDep,
+    count: Annotated[int, Query(ge=1, le=100, description="How many dates.")] = 5,
+) -> Occurrences:
+    """Return the next due dates of the task's series after its current due date."""
+    try:
+        with database.read() as session:
+            task = store.load_task(session, caller.id, task_id)
+            if task.recurrence_rule is None or task.due_at is None:
+                return Occurrences(dates=[])
+            dates = upcoming(
+                task.recurrence_rule,
+                task.series_start or task.due_at,
+                task.timezone,
+                task.due_at,
+                count,
+            )
+    except TaskNotFound as error:
+        raise _not_found(error) from None
+    return Occurrences(dates=dates)
+
+
 @router.patch("/{task_id}", response_model=TaskOut)
 def update_task(
     task_id: TaskId,
@@ -260,12 +291,15 @@ def delete_task(
     database: DatabaseDep,
     events: EventsDep,
     if_match: IfMatchHeader = None,
+    series: Annotated[
+        bool, Query(description="Also end the task's series: no occurrence follows.")
+    ] = False,
 ) -> Response:
-    """Delete a task and emit task.deleted."""
+    """Delete a task and emit task.deleted; with series=true, end its series too."""
     expected = _expected_version(if_match)
     try:
         with database.write() as session:
-            store.delete_task(session, caller.id, task_id, expected)
+            store.delete_task(session, caller.id, task_id, expected, stop_series=series)
     except TaskNotFound as error:
         raise _not_found(error) from None
     events.notify_commit()

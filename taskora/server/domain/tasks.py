@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     field_validator,
+    model_validator,
 )
 
 from taskora.server.domain.rules import check_duration, check_rule, check_timezone, parse_due
@@ -94,7 +95,14 @@ class Recurrence(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rule: str = Field(description="An RRULE without DTSTART, such as FREQ=WEEKLY;BYDAY=MO,WE.")
+    rule: str | None = Field(
+        None, description="An RRULE without DTSTART, such as FREQ=WEEKLY;BYDAY=MO,WE."
+    )
+    preset: str | None = Field(
+        None,
+        description="Instead of rule: a phrase such as 'weekdays', 'weekly on mon,wed' or "
+        "'monthly on the last day', stored as the equivalent RRULE.",
+    )
     anchor: RecurrenceAnchor = Field(
         RecurrenceAnchor.DUE,
         description="'due': the next date follows the previous due date; "
@@ -103,8 +111,14 @@ class Recurrence(BaseModel):
 
     @field_validator("rule")
     @classmethod
-    def _check_rule(cls, value: str) -> str:
-        return check_rule(value)
+    def _check_rule(cls, value: str | None) -> str | None:
+        return None if value is None else check_rule(value)
+
+    @model_validator(mode="after")
+    def _one_of_rule_or_preset(self) -> Recurrence:
+        if (self.rule is None) == (self.preset is None):
+            raise ValueError("give exactly one of rule (an RRULE) and preset (a phrase)")
+        return self
 
 
 DueInput = Annotated[
@@ -212,6 +226,8 @@ class TaskOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    series_id: int | None = None
+    occurrence: int | None = None
     version: int
 
 

@@ -21,6 +21,8 @@ class EventType(StrEnum):
     UPDATED = "task.updated"
     COMPLETED = "task.completed"
     DELETED = "task.deleted"
+    RECURRED = "task.recurred"
+    REMINDER = "task.reminder"
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,17 @@ class TaskEvent:
 
 
 def build_task_event(
-    event_type: EventType, task: TaskOut, user_id: int, time: datetime
+    event_type: EventType,
+    task: TaskOut,
+    user_id: int,
+    time: datetime,
+    extra: dict[str, Any] | None = None,
 ) -> TaskEvent:
-    """Build the CloudEvent for a change of ``task``; its data is the task plus ``user_id``."""
+    """Build the CloudEvent for a change of ``task``; its data is the task plus ``user_id``
+    and the ``extra`` fields of the event type."""
     data: dict[str, Any] = task.model_dump(mode="json")
     data["user_id"] = user_id
+    data.update(extra or {})
     event = CloudEvent(
         {
             "type": str(event_type),

@@ -111,6 +111,11 @@ class Task(Base):
     recurrence_rule: Mapped[str | None] = mapped_column(String(500), nullable=True)
     recurrence_anchor: Mapped[str | None] = mapped_column(String(16), nullable=True)
     remind_before: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    series_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    occurrence: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    series_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    previous_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     tag_rows: Mapped[list[TaskTag]] = relationship(
         cascade="all, delete-orphan",
@@ -128,11 +133,38 @@ class Task(Base):
         Index("ix_tasks_user_id_updated_at", "user_id", "updated_at", "id"),
         Index("ix_tasks_user_id_title", "user_id", func.lower(text("title")), "id"),
         Index("ix_tasks_user_id_status_due_at", "user_id", "status", "due_at", "id"),
+        Index("ix_tasks_series_id_occurrence", "series_id", "occurrence"),
+        Index("uq_tasks_previous_id", "previous_id", unique=True),
+        Index(
+            "ix_tasks_recurring_completed",
+            "user_id",
+            "id",
+            postgresql_where=text("status = 'completed' AND recurrence_rule IS NOT NULL"),
+            sqlite_where=text("status = 'completed' AND recurrence_rule IS NOT NULL"),
+        ),
+        Index(
+            "ix_tasks_pending_remind_at",
+            "remind_at",
+            postgresql_where=text("status = 'pending' AND remind_at IS NOT NULL"),
+            sqlite_where=text("status = 'pending' AND remind_at IS NOT NULL"),
+        ),
     )
 
     @property
     def tags(self) -> list[str]:
         return [row.tag for row in self.tag_rows]
+
+
+class ReminderSent(Base):
+    """A reminder already emitted; the key makes each (task, time) emit exactly once."""
+
+    __tablename__ = "reminders_sent"
+
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    remind_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class TaskTag(Base):

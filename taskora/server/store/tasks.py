@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -24,11 +25,15 @@ from sqlalchemy import (
     table,
     text,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, raiseload
 
+from taskora.server.domain.recurrence import find_next_occurrence, preset_to_rule
+from taskora.server.domain.reminders import reminder_time
 from taskora.server.domain.rules import RuleViolation, resolve_due, rule_until
 from taskora.server.domain.tasks import (
     Priority,
+    Recurrence,
     RecurrenceAnchor,
     RecurrenceOut,
     Status,
@@ -37,7 +42,7 @@ from taskora.server.domain.tasks import (
     TaskUpdate,
     utc_now,
 )
-from taskora.server.events.cloudevents import EventType, build_task_event
+from taskora.server.events.cloudevents import EventType, TaskEvent, build_task_event
 from taskora.server.store.cursors import CursorCodec
 from taskora.server.store.events import OUTBOX_CHANNEL
 from taskora.server.store.models import EventRecord, Task, TaskTag
@@ -132,6 +137,8 @@ def to_out(task: Task, tags: list[str] | None = None) -> TaskOut:
         created_at=task.created_at,
         updated_at=task.updated_at,
         completed_at=task.completed_at,
+        series_id=task.series_id,
+        occurrence=task.occurrence,
         version=task.version,
     )
 
@@ -142,9 +149,12 @@ def _append_event(session: Session, event_type: EventType, task: TaskOut, user_i
     On PostgreSQL the transaction also notifies the sequencers of every replica; PostgreSQL
     sends the notification only if the transaction commits, once however many it queued.
     """
+    add_event(session, build_task_event(event_type, task, user_id, utc_now()), user_id)
+
+
+def add_event(session: Session, event: TaskEvent, user_id: int) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
-    event = build_task_event(event_type, task, user_id, utc_now())
     session.add(
         EventRecord(
             event_id=event.event_id,
@@ -157,9 +167,13 @@ def _append_event(session: Session, event_type: EventType, task: TaskOut, user_i
     )
 
 
-def _load(session: Session, user_id: int, task_id: int) -> Task:
+def _load(session: Session, user_id: int, task_id: int, *, for_update: bool = False) -> Task:
     # Another user's task is reported exactly like a missing one, so ids reveal nothing.
-    task = session.scalar(select(Task).where(Task.id == task_id, Task.user_id == user_id))
+    statement = select(Task).where(Task.id == task_id, Task.user_id == user_id)
+    if for_update:
+        # Two completions of one task wait for each other instead of both seeing it pending.
+        statement = statement.with_for_update()
+    task = session.scalar(statement)
     if task is None:
         raise TaskNotFound(task_id)
     return task
@@ -183,6 +197,46 @@ def _check_due_dependents(task: Task) -> None:
         raise RuleViolation("body.remind_before", "a reminder needs a due_at")
 
 
+def _rule_of(recurrence: Recurrence | None, task: Task) -> str | None:
+    """Return the RRULE of ``recurrence``, turning a preset into one at the task's due date."""
+    if recurrence is None:
+        return None
+    if recurrence.rule is not None:
+        return recurrence.rule
+    if task.due_at is None:
+        raise RuleViolation("body.recurrence", "a recurring task needs a due_at")
+    due_local = task.due_at.astimezone(ZoneInfo(task.timezone))
+    try:
+        return preset_to_rule(recurrence.preset or "", due_local)
+    except ValueError as error:
+        raise RuleViolation("body.recurrence.preset", str(error)) from None
+
+
+def _set_recurrence(task: Task, recurrence: Recurrence | None) -> None:
+    """Give ``task`` a rule, starting a new series at its due date; None stops repeating."""
+    task.recurrence_rule = _rule_of(recurrence, task)
+    task.recurrence_anchor = recurrence.anchor.value if recurrence else None
+    # A new rule applies from this occurrence on, so the series restarts here.
+    task.series_start = task.due_at if recurrence else None
+    task.occurrence = 1 if recurrence else None
+
+
+def _recurrence_changes(task: Task, recurrence: Recurrence | None) -> bool:
+    if recurrence is None:
+        return task.recurrence_rule is not None
+    anchor_changes = recurrence.anchor.value != (task.recurrence_anchor or "due")
+    return (
+        recurrence.rule != task.recurrence_rule or recurrence.preset is not None or anchor_changes
+    )
+
+
+def _refresh_remind_at(task: Task) -> None:
+    if task.due_at is None or task.remind_before is None:
+        task.remind_at = None
+        return
+    task.remind_at = reminder_time(task.due_at, task.remind_before, task.timezone)
+
+
 def create_task(session: Session, user_id: int, default_timezone: str, body: TaskCreate) -> TaskOut:
     now = utc_now()
     timezone = body.timezone or default_timezone
@@ -194,8 +248,6 @@ def create_task(session: Session, user_id: int, default_timezone: str, body: Tas
         priority=body.priority.rank,
         due_at=resolve_due(body.due_at, timezone),
         timezone=timezone,
-        recurrence_rule=body.recurrence.rule if body.recurrence else None,
-        recurrence_anchor=body.recurrence.anchor.value if body.recurrence else None,
         remind_before=body.remind_before,
         created_at=now,
         updated_at=now,
@@ -203,12 +255,21 @@ def create_task(session: Session, user_id: int, default_timezone: str, body: Tas
         version=1,
         tag_rows=[TaskTag(tag=tag) for tag in body.tags],
     )
+    _set_recurrence(task, body.recurrence)
     _check_due_dependents(task)
+    _refresh_remind_at(task)
     session.add(task)
     session.flush()
+    if task.recurrence_rule is not None:
+        task.series_id = task.id
     out = to_out(task)
     _append_event(session, EventType.CREATED, out, user_id)
     return out
+
+
+def load_task(session: Session, user_id: int, task_id: int) -> Task:
+    """Return the user's task as a model row, for read-only use."""
+    return _load(session, user_id, task_id)
 
 
 def get_task(session: Session, user_id: int, task_id: int) -> TaskOut:
@@ -235,11 +296,13 @@ def _apply(task: Task, body: TaskUpdate, now: datetime) -> bool:
         task.timezone = body.timezone
     if "due_at" in fields:
         task.due_at = resolve_due(body.due_at, task.timezone)
-    if "recurrence" in fields:
-        task.recurrence_rule = body.recurrence.rule if body.recurrence else None
-        task.recurrence_anchor = body.recurrence.anchor.value if body.recurrence else None
+    if "recurrence" in fields and _recurrence_changes(task, body.recurrence):
+        _set_recurrence(task, body.recurrence)
+        if task.recurrence_rule is not None and task.series_id is None:
+            task.series_id = task.id
     if "remind_before" in fields:
         task.remind_before = body.remind_before
+    _refresh_remind_at(task)
     if "tags" in fields and body.tags is not None and body.tags != task.tags:
         task.tag_rows = [TaskTag(tag=tag) for tag in body.tags]
     if "status" in fields and body.status is not None and body.status.value != task.status:
@@ -258,7 +321,7 @@ def update_task(
     expected_version: int | None = None,
 ) -> TaskOut:
     """Apply the fields present in ``body``; a change that alters nothing emits no event."""
-    task = _load(session, user_id, task_id)
+    task = _load(session, user_id, task_id, for_update=True)
     _check_version(task, expected_version)
     was_completed = task.status == Status.COMPLETED.value
     now = utc_now()
@@ -272,6 +335,72 @@ def update_task(
     out = to_out(task)
     completed = out.status is Status.COMPLETED and not was_completed
     _append_event(session, EventType.COMPLETED if completed else EventType.UPDATED, out, user_id)
+    if completed:
+        create_next_occurrence(session, task, now)
+    return out
+
+
+def create_next_occurrence(session: Session, task: Task, now: datetime) -> TaskOut | None:
+    """Create the occurrence after the completed ``task`` and emit task.recurred.
+
+    Returns None when the task does not repeat, its series has ended, or its next
+    occurrence exists. The unique ``previous_id`` decides the last case, not timing: of
+    two transactions racing to create it, the second fails its insert and creates nothing.
+    """
+    if task.recurrence_rule is None or task.due_at is None:
+        return None
+    if session.scalar(select(Task.id).where(Task.previous_id == task.id)) is not None:
+        return None
+
+    series_start = task.series_start or task.due_at
+    following = find_next_occurrence(
+        task.recurrence_rule,
+        task.recurrence_anchor or RecurrenceAnchor.DUE.value,
+        series_start=series_start,
+        previous_due=task.due_at,
+        completed_at=task.completed_at or now,
+        timezone=task.timezone,
+        now=now,
+        occurrence=task.occurrence or 1,
+    )
+    if following is None:
+        return None
+
+    successor = Task(
+        user_id=task.user_id,
+        title=task.title,
+        description=task.description,
+        status=Status.PENDING.value,
+        priority=task.priority,
+        due_at=following.due_at,
+        timezone=task.timezone,
+        recurrence_rule=task.recurrence_rule,
+        recurrence_anchor=task.recurrence_anchor,
+        remind_before=task.remind_before,
+        series_id=task.series_id or task.id,
+        occurrence=following.number,
+        series_start=series_start,
+        previous_id=task.id,
+        created_at=now,
+        updated_at=now,
+        completed_at=None,
+        version=1,
+        tag_rows=[TaskTag(tag=tag) for tag in task.tags],
+    )
+    _refresh_remind_at(successor)
+    try:
+        with session.begin_nested():
+            session.add(successor)
+            session.flush()
+    except IntegrityError:
+        logger.info("The next occurrence of task %d already exists", task.id)
+        return None
+
+    out = to_out(successor)
+    event = build_task_event(
+        EventType.RECURRED, out, task.user_id, now, {"previous_task_id": task.id}
+    )
+    add_event(session, event, task.user_id)
     return out
 
 
@@ -281,13 +410,34 @@ def set_status(session: Session, user_id: int, task_id: int, status: Status) -> 
 
 
 def delete_task(
-    session: Session, user_id: int, task_id: int, expected_version: int | None = None
+    session: Session,
+    user_id: int,
+    task_id: int,
+    expected_version: int | None = None,
+    *,
+    stop_series: bool = False,
 ) -> None:
-    task = _load(session, user_id, task_id)
+    """Delete a task; with ``stop_series``, also end its series so no occurrence follows."""
+    task = _load(session, user_id, task_id, for_update=True)
     _check_version(task, expected_version)
-    out = to_out(task)
-    session.delete(task)
-    _append_event(session, EventType.DELETED, out, user_id)
+    doomed = [task]
+    if stop_series and task.series_id is not None:
+        members = session.scalars(
+            select(Task).where(Task.user_id == user_id, Task.series_id == task.series_id)
+        )
+        for member in members:
+            if member.id == task.id:
+                continue
+            if member.status == Status.PENDING.value:
+                doomed.append(member)
+            else:
+                # Kept as history, but no longer repeated by a recurrence check.
+                member.recurrence_rule = None
+                member.recurrence_anchor = None
+    for member in doomed:
+        out = to_out(member)
+        session.delete(member)
+        _append_event(session, EventType.DELETED, out, user_id)
 
 
 def _search_condition(session: Session, words: list[str]) -> ColumnElement[bool]:

@@ -1,0 +1,48 @@
+"""``taskora recurrence check`` and ``taskora reminders check``: run the scheduled checks now."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from taskora.cli import output
+from taskora.cli.client import JsonOption, TokenOption, UrlOption, open_client
+
+recurrence_app = typer.Typer(help="Recurring tasks.", no_args_is_help=True)
+reminders_app = typer.Typer(help="Task reminders.", no_args_is_help=True)
+
+
+@recurrence_app.command(
+    "check", epilog="Examples:\n\n  taskora recurrence check\n\n  taskora recurrence check --json"
+)
+def check_recurrence(
+    json_output: JsonOption = False, url: UrlOption = None, token: TokenOption = None
+) -> None:
+    """Create each missing next occurrence of your recurring tasks. Safe to run any time."""
+    with open_client(url, token) as client:
+        result = client.run_check("/api/recurrence/check", ("examined", "created"))
+    if json_output:
+        output.write_json(result, indent=False)
+        return
+    Console().print(
+        f"Examined {result['examined']} completed recurring tasks without a next occurrence; "
+        f"created {result['created']} occurrences.",
+        soft_wrap=True,
+    )
+
+
+@reminders_app.command(
+    "check", epilog="Examples:\n\n  taskora reminders check\n\n  taskora reminders check --json"
+)
+def check_reminders(
+    json_output: JsonOption = False, url: UrlOption = None, token: TokenOption = None
+) -> None:
+    """Send a task.reminder event for each reminder that is due. Safe to run any time."""
+    with open_client(url, token) as client:
+        result = client.run_check("/api/reminders/check", ("examined", "sent"))
+    if json_output:
+        output.write_json(result, indent=False)
+        return
+    Console().print(
+        f"Examined {result['examined']} due reminders; sent {result['sent']}.", soft_wrap=True
+    )

@@ -1,0 +1,255 @@
+"""Recurring tasks and reminders through the API: next occurrences and checks, exactly once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from tests.conftest import LiveServer
+
+
+@pytest.fixture
+def client(api_server: LiveServer) -> Iterator[httpx.Client]:
+    token = api_server.create_user()
+    with httpx.Client(
+        base_url=api_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ) as client:
+        yield client
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def series(client: httpx.Client, series_id: int) -> list[dict]:
+    items = client.get("/api/tasks", params={"limit": 200}).json()["items"]
+    return [task for task in items if task["series_id"] == series_id]
+
+
+def events_of(client: httpx.Client, event_type: str) -> list[dict]:
+    """Replay the caller's events of one type from the log."""
+    import json
+
+    found: list[dict] = []
+    with client.stream(
+        "GET", "/api/events/stream", params={"since": 0, "types": event_type}
+    ) as response:
+        data = None
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                data = json.loads(line[6:])
+                found.append(data)
+            if line.startswith(":"):
+                break
+    return found
+
+
+def daily_task(client: httpx.Client, due: datetime, **extra: object) -> dict:
+    body = {
+        "title": "Water plants",
+        "due_at": iso(due),
+        "timezone": "Europe/Berlin",
+        "recurrence": {"rule": "FREQ=DAILY"},
+        **extra,
+    }
+    response = client.post("/api/tasks", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def tomorrow_at_nine_berlin() -> datetime:
+    from zoneinfo import ZoneInfo
+
+    local = datetime.now(ZoneInfo("Europe/Berlin")) + timedelta(days=1)
+    return local.replace(hour=9, minute=0, second=0, microsecond=0)
+
+
+def test_completing_creates_next_occurrence(client: httpx.Client) -> None:
+    due = tomorrow_at_nine_berlin()
+    task = daily_task(client, due)
+
+    client.post(f"/api/tasks/{task['id']}/complete")
+    members = series(client, task["id"])
+    recurred = events_of(client, "task.recurred")
+
+    assert task["series_id"] == task["id"]
+    assert task["occurrence"] == 1
+    assert [member["occurrence"] for member in members] == [1, 2]
+    assert members[1]["due_at"] == iso(due + timedelta(days=1))
+    assert members[1]["status"] == "pending"
+    assert members[1]["recurrence"] == {"rule": "FREQ=DAILY", "anchor": "due"}
+    assert len(recurred) == 1
+    assert recurred[0]["data"]["previous_task_id"] == task["id"]
+    assert recurred[0]["data"]["id"] == members[1]["id"]
+
+
+def test_complete_reopen_complete_creates_one(client: httpx.Client) -> None:
+    task = daily_task(client, tomorrow_at_nine_berlin())
+
+    client.post(f"/api/tasks/{task['id']}/complete")
+    client.post(f"/api/tasks/{task['id']}/reopen")
+    client.post(f"/api/tasks/{task['id']}/complete")
+
+    assert len(series(client, task["id"])) == 2
+
+
+def test_concurrent_completions_create_one(api_server: LiveServer, client: httpx.Client) -> None:
+    task = daily_task(client, tomorrow_at_nine_berlin())
+    headers = dict(client.headers)
+    statuses: list[int] = []
+
+    def complete() -> None:
+        response = httpx.post(
+            f"{api_server.url}/api/tasks/{task['id']}/complete", headers=headers, timeout=30
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=complete) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert statuses == [200] * 6
+    assert len(series(client, task["id"])) == 2
+
+
+def test_late_completion_skips_to_after_now(client: httpx.Client) -> None:
+    due = tomorrow_at_nine_berlin() - timedelta(days=30)
+    task = daily_task(client, due)
+
+    client.post(f"/api/tasks/{task['id']}/complete")
+    members = series(client, task["id"])
+    next_due = datetime.fromisoformat(members[1]["due_at"])
+
+    assert len(members) == 2
+    assert next_due > datetime.now(UTC)
+    assert next_due <= datetime.now(UTC) + timedelta(days=1)
+
+
+def test_count_ends_series(client: httpx.Client) -> None:
+    task = daily_task(client, tomorrow_at_nine_berlin(), recurrence={"rule": "FREQ=DAILY;COUNT=2"})
+
+    client.post(f"/api/tasks/{task['id']}/complete")
+    second = series(client, task["id"])[1]
+    client.post(f"/api/tasks/{second['id']}/complete")
+
+    assert len(series(client, task["id"])) == 2
+
+
+def test_check_repairs_missing_occurrence_once(client: httpx.Client) -> None:
+    task = daily_task(client, tomorrow_at_nine_berlin())
+    client.post(f"/api/tasks/{task['id']}/complete")
+    successor = series(client, task["id"])[1]
+    client.delete(f"/api/tasks/{successor['id']}")
+
+    first = client.post("/api/recurrence/check").json()
+    second = client.post("/api/recurrence/check").json()
+
+    assert first == {"examined": 1, "created": 1}
+    assert second == {"examined": 0, "created": 0}
+    assert len(series(client, task["id"])) == 2
+
+
+def test_delete_with_series_stops_it(client: httpx.Client) -> None:
+    task = daily_task(client, tomorrow_at_nine_berlin())
+    client.post(f"/api/tasks/{task['id']}/complete")
+    successor = series(client, task["id"])[1]
+
+    response = client.delete(f"/api/tasks/{successor['id']}", params={"series": "true"})
+    check = client.post("/api/recurrence/check").json()
+    remaining = series(client, task["id"])
+
+    assert response.status_code == 204
+    assert check["created"] == 0
+    assert [member["id"] for member in remaining] == [task["id"]]
+    assert remaining[0]["recurrence"] is None
+
+
+def test_preset_is_stored_as_rule(client: httpx.Client) -> None:
+    response = client.post(
+        "/api/tasks",
+        json={
+            "title": "Rent",
+            "due_at": "2027-01-31T09:00:00+01:00",
+            "timezone": "Europe/Berlin",
+            "recurrence": {"preset": "monthly on the last day"},
+        },
+    )
+
+    assert response.status_code == 201
+    assert response.json()["recurrence"] == {"rule": "FREQ=MONTHLY;BYMONTHDAY=-1", "anchor": "due"}
+
+
+def test_unknown_preset_is_422(client: httpx.Client) -> None:
+    response = client.post(
+        "/api/tasks",
+        json={"title": "x", "due_at": "2027-01-31", "recurrence": {"preset": "fortnightly-ish"}},
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.recurrence.preset"
+
+
+def test_occurrences_lists_next_dates(client: httpx.Client) -> None:
+    task = client.post(
+        "/api/tasks",
+        json={
+            "title": "Standup",
+            "due_at": "2027-03-26T09:00:00+01:00",
+            "timezone": "Europe/Berlin",
+            "recurrence": {"rule": "FREQ=DAILY"},
+        },
+    ).json()
+
+    dates = client.get(f"/api/tasks/{task['id']}/occurrences", params={"count": 3}).json()
+
+    # Berlin moves to summer time on 2027-03-28, and 09:00 local stays 09:00.
+    assert dates == {
+        "dates": ["2027-03-27T08:00:00Z", "2027-03-28T07:00:00Z", "2027-03-29T07:00:00Z"]
+    }
+
+
+def test_reminder_sent_once_and_again_after_change(client: httpx.Client) -> None:
+    due = datetime.now(UTC) + timedelta(minutes=14)
+    task = client.post(
+        "/api/tasks", json={"title": "Call", "due_at": iso(due), "remind_before": "PT15M"}
+    ).json()
+
+    first = client.post("/api/reminders/check").json()
+    second = client.post("/api/reminders/check").json()
+    client.patch(f"/api/tasks/{task['id']}", json={"due_at": iso(due + timedelta(minutes=1))})
+    third = client.post("/api/reminders/check").json()
+    reminders = events_of(client, "task.reminder")
+
+    assert first == {"examined": 1, "sent": 1}
+    assert second == {"examined": 0, "sent": 0}
+    assert third == {"examined": 1, "sent": 1}
+    assert len(reminders) == 2
+    assert reminders[0]["data"]["late"] is False
+    assert reminders[0]["data"]["remind_at"] == iso(due - timedelta(minutes=15))
+
+
+def test_no_reminder_for_completed_task(client: httpx.Client) -> None:
+    due = datetime.now(UTC) + timedelta(minutes=5)
+    task = client.post(
+        "/api/tasks", json={"title": "Done early", "due_at": iso(due), "remind_before": "PT1H"}
+    ).json()
+    client.post(f"/api/tasks/{task['id']}/complete")
+
+    assert client.post("/api/reminders/check").json() == {"examined": 0, "sent": 0}
+
+
+def test_missed_reminder_is_sent_late(client: httpx.Client) -> None:
+    due = datetime.now(UTC) - timedelta(hours=2)
+    client.post("/api/tasks", json={"title": "Missed", "due_at": iso(due), "remind_before": "PT1H"})
+
+    result = client.post("/api/reminders/check").json()
+    (reminder,) = events_of(client, "task.reminder")
+
+    assert result == {"examined": 1, "sent": 1}
+    assert reminder["data"]["late"] is True
