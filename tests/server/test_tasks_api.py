@@ -130,6 +130,12 @@ def test_get_returns_created_task(client: httpx.Client) -> None:
         ),
         ({"title": "x", "tags": "home"}, "body.tags", "Input should be a valid list"),
         ({"title": 5}, "body.title", "Input should be a valid string"),
+        ({"title": "a\u0000b"}, "body.title", "must not contain NUL characters (U+0000)"),
+        (
+            {"title": "x", "description": "\u0000"},
+            "body.description",
+            "must not contain NUL characters (U+0000)",
+        ),
         (
             {"title": "x", "timezone": "Europe/Atlantis"},
             "body.timezone",

@@ -53,9 +53,16 @@ PRIORITY_RANKS = {Priority.LOW: 0, Priority.MEDIUM: 1, Priority.HIGH: 2, Priorit
 PRIORITIES_BY_RANK = {rank: priority for priority, rank in PRIORITY_RANKS.items()}
 
 
+def reject_nul(value: str) -> str:
+    """Reject text with NUL characters, which PostgreSQL cannot store in text columns."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters (U+0000)")
+    return value
+
+
 def normalize_title(value: str) -> str:
     """Trim ``value`` and reject an empty or over-long title."""
-    title = value.strip()
+    title = reject_nul(value).strip()
     if not title:
         raise ValueError("title must not be empty or only spaces")
     if len(title) > TITLE_MAX_LENGTH:
@@ -82,7 +89,9 @@ def normalize_tags(values: list[str]) -> list[str]:
     return sorted(tags)
 
 
-Description = Annotated[str, Field(max_length=DESCRIPTION_MAX_LENGTH)]
+Description = Annotated[
+    str, Field(max_length=DESCRIPTION_MAX_LENGTH), AfterValidator(reject_nul)
+]
 
 
 class RecurrenceAnchor(StrEnum):
