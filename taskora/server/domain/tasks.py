@@ -89,9 +89,7 @@ def normalize_tags(values: list[str]) -> list[str]:
     return sorted(tags)
 
 
-Description = Annotated[
-    str, Field(max_length=DESCRIPTION_MAX_LENGTH), AfterValidator(reject_nul)
-]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX_LENGTH), AfterValidator(reject_nul)]
 
 
 class RecurrenceAnchor(StrEnum):

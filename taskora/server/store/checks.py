@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -44,6 +44,7 @@ def repair_series(session: Session, user_id: int, now: datetime, limit: int) -> 
                 Task.user_id == user_id,
                 Task.status == Status.COMPLETED.value,
                 Task.recurrence_rule.is_not(None),
+                Task.next_occurrence_done.is_(False),
                 ~exists().where(successor.previous_id == Task.id),
                 ~exists().where(and_(newer.series_id == Task.series_id, newer.id > Task.id)),
             )
@@ -80,19 +81,27 @@ def send_due_reminders(session: Session, user_id: int, now: datetime, limit: int
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     sent = 0
     for task in candidates:
-        if task.remind_at is None:
+        remind_at = task.remind_at
+        if remind_at is None:
             continue
         claimed = session.execute(
             insert(ReminderSent)
-            .values(task_id=task.id, remind_at=task.remind_at, sent_at=now)
+            .values(task_id=task.id, remind_at=remind_at, sent_at=now)
             .on_conflict_do_nothing()
             .returning(ReminderSent.task_id)
         ).scalar_one_or_none()
+        # Disarm the task, unless a concurrent change armed it again for another time.
+        session.execute(
+            update(Task)
+            .where(Task.id == task.id, Task.remind_at == remind_at)
+            .values(remind_at=None)
+            .execution_options(synchronize_session=False)
+        )
         if claimed is None:
             # Another check sent this reminder first.
             continue
-        late = now - task.remind_at > LATE_AFTER
-        extra = {"remind_at": task.remind_at.isoformat().replace("+00:00", "Z"), "late": late}
+        late = now - remind_at > LATE_AFTER
+        extra = {"remind_at": remind_at.isoformat().replace("+00:00", "Z"), "late": late}
         event = build_task_event(EventType.REMINDER, to_out(task), user_id, now, extra)
         add_event(session, event, user_id)
         sent += 1

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -92,6 +94,12 @@ class ApiToken(Base):
     user: Mapped[User] = relationship(lazy="joined")
 
 
+# Completed recurring tasks that may still need their next occurrence.
+RECURRING_PREDICATE = (
+    "status = 'completed' AND recurrence_rule IS NOT NULL AND NOT next_occurrence_done"
+)
+
+
 class Task(Base):
     __tablename__ = "tasks"
 
@@ -116,6 +124,9 @@ class Task(Base):
     series_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     previous_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    next_occurrence_done: Mapped[bool] = mapped_column(
+        Boolean, server_default=false(), default=False
+    )
 
     tag_rows: Mapped[list[TaskTag]] = relationship(
         cascade="all, delete-orphan",
@@ -139,8 +150,8 @@ class Task(Base):
             "ix_tasks_recurring_completed",
             "user_id",
             "id",
-            postgresql_where=text("status = 'completed' AND recurrence_rule IS NOT NULL"),
-            sqlite_where=text("status = 'completed' AND recurrence_rule IS NOT NULL"),
+            postgresql_where=text(RECURRING_PREDICATE),
+            sqlite_where=text(RECURRING_PREDICATE),
         ),
         Index(
             "ix_tasks_pending_remind_at",

@@ -24,6 +24,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, raiseload
@@ -302,7 +303,9 @@ def _apply(task: Task, body: TaskUpdate, now: datetime) -> bool:
             task.series_id = task.id
     if "remind_before" in fields:
         task.remind_before = body.remind_before
-    _refresh_remind_at(task)
+    if fields & {"due_at", "remind_before", "timezone"}:
+        # A sent reminder is disarmed (remind_at NULL); a new time arms the next one.
+        _refresh_remind_at(task)
     if "tags" in fields and body.tags is not None and body.tags != task.tags:
         task.tag_rows = [TaskTag(tag=tag) for tag in body.tags]
     if "status" in fields and body.status is not None and body.status.value != task.status:
@@ -350,6 +353,7 @@ def create_next_occurrence(session: Session, task: Task, now: datetime) -> TaskO
     if task.recurrence_rule is None or task.due_at is None:
         return None
     if session.scalar(select(Task.id).where(Task.previous_id == task.id)) is not None:
+        task.next_occurrence_done = True
         return None
 
     series_start = task.series_start or task.due_at
@@ -364,6 +368,7 @@ def create_next_occurrence(session: Session, task: Task, now: datetime) -> TaskO
         occurrence=task.occurrence or 1,
     )
     if following is None:
+        task.next_occurrence_done = True
         return None
 
     successor = Task(
@@ -394,7 +399,9 @@ def create_next_occurrence(session: Session, task: Task, now: datetime) -> TaskO
             session.flush()
     except IntegrityError:
         logger.info("The next occurrence of task %d already exists", task.id)
+        task.next_occurrence_done = True
         return None
+    task.next_occurrence_done = True
 
     out = to_out(successor)
     event = build_task_event(
@@ -434,6 +441,11 @@ def delete_task(
                 # Kept as history, but no longer repeated by a recurrence check.
                 member.recurrence_rule = None
                 member.recurrence_anchor = None
+    if not stop_series and task.previous_id is not None:
+        # Its predecessor lacks a next occurrence again, for the recurrence check to repair.
+        session.execute(
+            update(Task).where(Task.id == task.previous_id).values(next_occurrence_done=False)
+        )
     for member in doomed:
         out = to_out(member)
         session.delete(member)

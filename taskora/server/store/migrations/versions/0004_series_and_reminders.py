@@ -16,6 +16,9 @@ branch_labels = None
 depends_on = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+RECURRING_PREDICATE = (
+    "status = 'completed' AND recurrence_rule IS NOT NULL AND NOT next_occurrence_done"
+)
 Timestamp = sa.DateTime(timezone=True)
 
 
@@ -29,14 +32,20 @@ def upgrade() -> None:
     # occurrence whatever races between completions and checks.
     op.add_column("tasks", sa.Column("previous_id", sa.BigInteger(), nullable=True))
     op.add_column("tasks", sa.Column("remind_at", Timestamp, nullable=True))
+    # Set once a completed recurring task has its next occurrence or its series ended, so
+    # the recurrence check reads only the tasks that may still need one.
+    op.add_column(
+        "tasks",
+        sa.Column("next_occurrence_done", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.create_index("uq_tasks_previous_id", "tasks", ["previous_id"], unique=True)
     op.create_index("ix_tasks_series_id_occurrence", "tasks", ["series_id", "occurrence"])
     op.create_index(
         "ix_tasks_recurring_completed",
         "tasks",
         ["user_id", "id"],
-        postgresql_where=sa.text("status = 'completed' AND recurrence_rule IS NOT NULL"),
-        sqlite_where=sa.text("status = 'completed' AND recurrence_rule IS NOT NULL"),
+        postgresql_where=sa.text(RECURRING_PREDICATE),
+        sqlite_where=sa.text(RECURRING_PREDICATE),
     )
     op.create_index(
         "ix_tasks_pending_remind_at",
@@ -70,5 +79,12 @@ def downgrade() -> None:
     op.drop_index("ix_tasks_recurring_completed", "tasks")
     op.drop_index("ix_tasks_series_id_occurrence", "tasks")
     op.drop_index("uq_tasks_previous_id", "tasks")
-    for column in ("remind_at", "previous_id", "series_start", "occurrence", "series_id"):
+    for column in (
+        "next_occurrence_done",
+        "remind_at",
+        "previous_id",
+        "series_start",
+        "occurrence",
+        "series_id",
+    ):
         op.drop_column("tasks", column)
