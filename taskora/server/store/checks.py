@@ -6,12 +6,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
-from taskora.server.domain.tasks import Status
 from taskora.server.events.cloudevents import EventType, build_task_event
 from taskora.server.store.models import ReminderSent, Task
 from taskora.server.store.tasks import add_event, create_next_occurrence, to_out
@@ -42,13 +41,15 @@ def repair_series(session: Session, user_id: int, now: datetime, limit: int) -> 
             select(Task)
             .where(
                 Task.user_id == user_id,
-                Task.status == Status.COMPLETED.value,
+                # Literals, not bound values, written as in the partial index's WHERE:
+                # SQLite uses a partial index only when the query repeats its terms, and
+                # it cannot see through a bound parameter.
+                Task.status == literal_column("'completed'"),
                 Task.recurrence_rule.is_not(None),
-                Task.next_occurrence_done.is_(False),
+                ~Task.next_occurrence_done,
                 ~exists().where(successor.previous_id == Task.id),
                 ~exists().where(and_(newer.series_id == Task.series_id, newer.id > Task.id)),
             )
-            .order_by(Task.id)
             .limit(limit)
         )
     )
@@ -60,21 +61,20 @@ def send_due_reminders(session: Session, user_id: int, now: datetime, limit: int
     """Emit one task.reminder per pending task whose reminder time has passed.
 
     The primary key of ``reminders_sent`` (task, reminder time) makes each reminder go out
-    once however many checks run; a changed due date or offset is a new reminder time.
+    once however many checks run. A changed due date or offset is a new reminder time.
     """
     candidates = list(
         session.scalars(
             select(Task)
             .where(
                 Task.user_id == user_id,
-                Task.status == Status.PENDING.value,
+                Task.status == literal_column("'pending'"),
                 Task.remind_at.is_not(None),
                 Task.remind_at <= now,
                 ~exists().where(
                     ReminderSent.task_id == Task.id, ReminderSent.remind_at == Task.remind_at
                 ),
             )
-            .order_by(Task.remind_at, Task.id)
             .limit(limit)
         )
     )
