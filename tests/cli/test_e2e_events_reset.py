@@ -5,33 +5,12 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
 
-from taskora.server.domain.tasks import utc_now
-from taskora.server.store import events as event_log
-from taskora.server.store.database import Database
+from tests.support.events import prune_everything
 from tests.support.servers import ServerProcess, taskora_command
-
-
-def prune_everything(url: str) -> tuple[int, int]:
-    """Wait until every event is published, then prune them all; return the log state."""
-    database = Database(url)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with database.read() as session:
-            if not event_log.unpublished_events(session, 1):
-                break
-        time.sleep(0.05)
-    with database.write() as session:
-        event_log.prune(session, utc_now() + timedelta(seconds=1))
-    with database.read() as session:
-        state = event_log.log_state(session)
-    database.dispose()
-    return state
 
 
 def test_tail_reports_reset_then_continues(tmp_path: Path) -> None:

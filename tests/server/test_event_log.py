@@ -26,6 +26,7 @@ from taskora.server.store.database import Database, upgrade
 from taskora.server.store.models import EventRecord
 from taskora.server.store.tasks import create_task
 from taskora.server.store.users import create_user
+from tests.support.events import prune_everything
 from tests.support.postgres import temporary_database
 from tests.support.servers import ServerProcess
 
@@ -127,18 +128,7 @@ def test_resume_older_than_retention_gets_reset(tmp_path) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     for number in range(3):
         httpx.post(f"{server.url}/api/tasks", json={"title": f"t{number}"}, headers=headers)
-    database = Database(url)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with database.read() as session:
-            if not event_log.unpublished_events(session, 1):
-                break
-        time.sleep(0.05)
-    with database.write() as session:
-        event_log.prune(session, utc_now() + timedelta(seconds=1))
-    with database.read() as session:
-        head, pruned_through = event_log.log_state(session)
-    database.dispose()
+    head, pruned_through = prune_everything(url)
 
     lines: list[str] = []
     with httpx.stream(
