@@ -71,7 +71,7 @@ def _to_sse(event: StreamEvent, retry_milliseconds: int) -> ServerSentEvent:
 def _reset_event(
     resume_after: int, pruned_through: int, head: int, retry_milliseconds: int
 ) -> ServerSentEvent:
-    """Tell a client that the log cannot replay what it asked for, and where it now stands."""
+    """Tell a client that the log cannot replay what it requested, and give its new position."""
     if resume_after > head:
         reason = (
             f"event {resume_after} is beyond the newest event {head} of this server's log, "

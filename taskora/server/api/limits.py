@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 
 
 class BodySizeLimit:
-    """Answer 413 to a body over ``max_bytes``, by its Content-Length or while it streams."""
+    """Return 413 for a body over ``max_bytes``, by its Content-Length or while it streams."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app

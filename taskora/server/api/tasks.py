@@ -72,7 +72,7 @@ def _task_response(task: TaskOut, status_code: int = 200, **headers: str) -> Res
 
 
 def _expected_version(if_match: str | None) -> int | None:
-    """Return the version an If-Match header asks for; None for no header or ``*``."""
+    """Return the version an If-Match header requires; None for no header or ``*``."""
     if if_match is None or if_match.strip() == "*":
         return None
     match = ENTITY_TAG.fullmatch(if_match)

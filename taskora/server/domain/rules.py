@@ -34,7 +34,7 @@ def _known_zones() -> frozenset[str]:
 
 
 def check_timezone(name: str) -> str:
-    """Return ``name`` if it is an IANA time zone this system knows, else raise ValueError."""
+    """Return ``name`` if it is an IANA time zone in this system's tz database, else raise ValueError."""
     if name not in _known_zones():
         raise ValueError(
             f"unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin' or 'UTC'"
@@ -132,7 +132,7 @@ def check_rule(text: str) -> str:
     # A rule that no date satisfies makes dateutil search up to the year 9999, one period at
     # a time: seconds of CPU for a daily rule. Its yearly form visits each year once and has
     # a date whenever the original has one, so it is the probe.
-    # NOTE: the converse can fail for BYSETPOS beyond what one month holds (the 6th Monday
+    # NOTE: the converse can fail for BYSETPOS beyond the days one month contains (the 6th Monday
     # of each month), which the probe accepts.
     probe = parsed.replace(freq=YEARLY, interval=1, count=None, until=None)
     if probe.after(start, inc=True) is None:

@@ -98,7 +98,7 @@ class RecurrenceAnchor(StrEnum):
 
 
 class Recurrence(BaseModel):
-    """How a task repeats: an RFC 5545 RRULE and what the next occurrence counts from."""
+    """The repetition of a task: an RFC 5545 RRULE and the anchor of the next occurrence."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -134,7 +134,7 @@ class Database:
             yield session
 
     def ping(self) -> None:
-        """Run a trivial query, raising if the database does not answer."""
+        """Run a trivial query, raising if the database is unreachable."""
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 

@@ -117,8 +117,8 @@ def prune(session: Session, older_than: datetime) -> int:
     """Delete published events older than ``older_than``; return how many.
 
     Only a prefix of the log is deleted, up to the first event that is too young or not yet
-    published, so a reader resuming at ``pruned_through`` or later misses nothing, and one
-    resuming before it may have missed events, which are gone.
+    published. A reader resuming at ``pruned_through`` or later misses nothing, and one
+    resuming before it may have missed events that are gone.
     """
     state = _lock_state(session)
     first_kept = session.scalar(

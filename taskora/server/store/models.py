@@ -167,7 +167,7 @@ class Task(Base):
 
 
 class ReminderSent(Base):
-    """A reminder already emitted; the key makes each (task, time) emit exactly once."""
+    """A reminder already emitted; its primary key (task, time) lets each be inserted once."""
 
     __tablename__ = "reminders_sent"
 
