@@ -13,6 +13,7 @@ import heapq
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -52,6 +53,8 @@ def _require_aware(name: str, value: datetime) -> None:
         raise ValueError(f"{name} must be an aware datetime, got the naive {value.isoformat()}")
 
 
+# Cached: a check evaluates thousands of tasks that share a handful of rules.
+@lru_cache(maxsize=1024)
 def _parse_series_rule(rule: str) -> _SeriesRule:
     """Check ``rule`` and take COUNT and UNTIL out of it.
 

@@ -98,6 +98,8 @@ class ApiToken(Base):
 RECURRING_PREDICATE = (
     "status = 'completed' AND recurrence_rule IS NOT NULL AND NOT next_occurrence_done"
 )
+# Pending tasks whose reminder has not been sent yet.
+PENDING_REMINDER_PREDICATE = "status = 'pending' AND remind_at IS NOT NULL"
 
 
 class Task(Base):
@@ -154,10 +156,11 @@ class Task(Base):
             sqlite_where=text(RECURRING_PREDICATE),
         ),
         Index(
-            "ix_tasks_pending_remind_at",
+            "ix_tasks_user_id_pending_remind_at",
+            "user_id",
             "remind_at",
-            postgresql_where=text("status = 'pending' AND remind_at IS NOT NULL"),
-            sqlite_where=text("status = 'pending' AND remind_at IS NOT NULL"),
+            postgresql_where=text(PENDING_REMINDER_PREDICATE),
+            sqlite_where=text(PENDING_REMINDER_PREDICATE),
         ),
     )
 

@@ -9,6 +9,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,6 +45,7 @@ from taskora.server.domain.tasks import (
     utc_now,
 )
 from taskora.server.events.cloudevents import EventType, TaskEvent, build_task_event
+from taskora.server.store.bulk import bulk_insert
 from taskora.server.store.cursors import CursorCodec
 from taskora.server.store.events import OUTBOX_CHANNEL
 from taskora.server.store.models import EventRecord, Task, TaskTag
@@ -116,8 +118,9 @@ class TaskQuery:
         return self.sort.startswith("-")
 
 
-def to_out(task: Task, tags: list[str] | None = None) -> TaskOut:
-    """Return the API form of ``task``; ``tags`` spares loading them through the ORM."""
+def to_out(task: Task | SimpleNamespace, tags: list[str] | None = None) -> TaskOut:
+    """Return the API form of ``task``, a Task or any object with its attributes; ``tags``
+    spares loading them through the ORM."""
     recurrence = None
     if task.recurrence_rule is not None:
         recurrence = RecurrenceOut(
@@ -166,6 +169,26 @@ def add_event(session: Session, event: TaskEvent, user_id: int) -> None:
             payload=event.payload,
         )
     )
+
+
+def add_events(session: Session, events: list[TaskEvent], user_id: int) -> None:
+    """Append ``events`` to the event log in one multi-row insert."""
+    if not events:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
+    rows = [
+        {
+            "event_id": event.event_id,
+            "user_id": user_id,
+            "type": str(event.type),
+            "subject": event.subject,
+            "time": event.time,
+            "payload": event.payload,
+        }
+        for event in events
+    ]
+    bulk_insert(session, EventRecord.__table__, rows)
 
 
 def _load(session: Session, user_id: int, task_id: int, *, for_update: bool = False) -> Task:
@@ -343,19 +366,12 @@ def update_task(
     return out
 
 
-def create_next_occurrence(session: Session, task: Task, now: datetime) -> TaskOut | None:
-    """Create the occurrence after the completed ``task`` and emit task.recurred.
-
-    Returns None when the task does not repeat, its series has ended, or its next
-    occurrence exists. The unique ``previous_id`` decides the last case, not timing: of
-    two transactions racing to create it, the second fails its insert and creates nothing.
-    """
+def plan_next_occurrence(task: Task, now: datetime) -> dict[str, Any] | None:
+    """Return the column values of the occurrence after the completed ``task``, without
+    its id, or None at the series' end. A plain dict, so a check can plan thousands without
+    building ORM objects."""
     if task.recurrence_rule is None or task.due_at is None:
         return None
-    if session.scalar(select(Task.id).where(Task.previous_id == task.id)) is not None:
-        task.next_occurrence_done = True
-        return None
-
     series_start = task.series_start or task.due_at
     following = find_next_occurrence(
         task.recurrence_rule,
@@ -368,31 +384,57 @@ def create_next_occurrence(session: Session, task: Task, now: datetime) -> TaskO
         occurrence=task.occurrence or 1,
     )
     if following is None:
+        return None
+    remind_at = None
+    if task.remind_before is not None:
+        remind_at = reminder_time(following.due_at, task.remind_before, task.timezone)
+    return {
+        "user_id": task.user_id,
+        "title": task.title,
+        "description": task.description,
+        "status": Status.PENDING.value,
+        "priority": task.priority,
+        "due_at": following.due_at,
+        "timezone": task.timezone,
+        "recurrence_rule": task.recurrence_rule,
+        "recurrence_anchor": task.recurrence_anchor,
+        "remind_before": task.remind_before,
+        "series_id": task.series_id or task.id,
+        "occurrence": following.number,
+        "series_start": series_start,
+        "previous_id": task.id,
+        "remind_at": remind_at,
+        "created_at": now,
+        "updated_at": now,
+        "completed_at": None,
+        "version": 1,
+        "next_occurrence_done": False,
+    }
+
+
+def recurred_event(successor: TaskOut, previous_id: int, user_id: int, now: datetime) -> TaskEvent:
+    return build_task_event(
+        EventType.RECURRED, successor, user_id, now, {"previous_task_id": previous_id}
+    )
+
+
+def create_next_occurrence(session: Session, task: Task, now: datetime) -> TaskOut | None:
+    """Create the occurrence after the completed ``task`` and emit task.recurred.
+
+    Returns None when the task does not repeat, its series has ended, or its next
+    occurrence exists. The unique ``previous_id`` decides the last case, not timing: of
+    two transactions racing to create it, the second fails its insert and creates nothing.
+    """
+    if task.recurrence_rule is None or task.due_at is None:
+        return None
+    if session.scalar(select(Task.id).where(Task.previous_id == task.id)) is not None:
         task.next_occurrence_done = True
         return None
-
-    successor = Task(
-        user_id=task.user_id,
-        title=task.title,
-        description=task.description,
-        status=Status.PENDING.value,
-        priority=task.priority,
-        due_at=following.due_at,
-        timezone=task.timezone,
-        recurrence_rule=task.recurrence_rule,
-        recurrence_anchor=task.recurrence_anchor,
-        remind_before=task.remind_before,
-        series_id=task.series_id or task.id,
-        occurrence=following.number,
-        series_start=series_start,
-        previous_id=task.id,
-        created_at=now,
-        updated_at=now,
-        completed_at=None,
-        version=1,
-        tag_rows=[TaskTag(tag=tag) for tag in task.tags],
-    )
-    _refresh_remind_at(successor)
+    values = plan_next_occurrence(task, now)
+    if values is None:
+        task.next_occurrence_done = True
+        return None
+    successor = Task(**values, tag_rows=[TaskTag(tag=tag) for tag in task.tags])
     try:
         with session.begin_nested():
             session.add(successor)
@@ -404,10 +446,7 @@ def create_next_occurrence(session: Session, task: Task, now: datetime) -> TaskO
     task.next_occurrence_done = True
 
     out = to_out(successor)
-    event = build_task_event(
-        EventType.RECURRED, out, task.user_id, now, {"previous_task_id": task.id}
-    )
-    add_event(session, event, task.user_id)
+    add_event(session, recurred_event(out, task.id, task.user_id, now), task.user_id)
     return out
 
 
