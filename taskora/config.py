@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     relay_poll_seconds: float = Field(
         1.0, gt=0, description="Seconds between outbox scans when no commit woke the relay."
     )
+    check_interval_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="Seconds between the service's own recurrence and reminder checks for "
+        "every user; 0 turns them off, as when a scheduler such as a Dapr cron binding calls "
+        "the check routes instead.",
+    )
     event_retention: timedelta = Field(
         timedelta(days=7),
         description="How long published events stay in the log for clients that resume; "

@@ -17,9 +17,11 @@ from taskora.server.api import checks, events, ops, tasks, users
 from taskora.server.api.deps import CallerCache
 from taskora.server.api.limits import BodySizeLimit
 from taskora.server.api.problems import install_problem_handlers
+from taskora.server.domain.tasks import utc_now
 from taskora.server.events.pipeline import EventPipeline
 from taskora.server.events.publishers import InProcessPublisher, Publisher
 from taskora.server.metrics import build_registry
+from taskora.server.store import checks as checks_store
 from taskora.server.store import database as store_database
 from taskora.server.store import idempotency
 from taskora.server.store.cursors import CursorCodec
@@ -60,6 +62,29 @@ def _delete_expired_keys_once(database: Database) -> int:
         return idempotency.delete_expired(session)
 
 
+async def _run_scheduled_checks(database: Database, events: EventPipeline, seconds: float) -> None:
+    """Run the recurrence and reminder checks for every user every ``seconds``."""
+    logger.info("Scheduled checks every %g s started", seconds)
+    try:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                run = await run_in_threadpool(checks_store.run_due_checks, database, utc_now())
+            except SQLAlchemyError:
+                logger.exception("The scheduled checks failed; trying again in %g s", seconds)
+                continue
+            if run.created or run.sent:
+                events.notify_commit()
+                logger.info(
+                    "Scheduled checks for %d users created %d occurrences and sent %d reminders",
+                    run.users,
+                    run.created,
+                    run.sent,
+                )
+    finally:
+        logger.info("Scheduled checks stopped")
+
+
 def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAPI:
     """Build the service for ``settings``; the database is opened when the app starts.
 
@@ -83,11 +108,19 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
 
         events.start()
         cleanup = asyncio.create_task(_delete_expired_keys(database), name="idempotency-cleanup")
+        scheduled = None
+        if settings.check_interval_seconds > 0:
+            scheduled = asyncio.create_task(
+                _run_scheduled_checks(database, events, settings.check_interval_seconds),
+                name="scheduled-checks",
+            )
         logger.info("Service started on the database %s", describe_url(url))
         try:
             yield
         finally:
             cleanup.cancel()
+            if scheduled is not None:
+                scheduled.cancel()
             await events.stop()
             database.dispose()
             logger.info("Service stopped")

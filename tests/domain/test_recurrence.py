@@ -791,6 +791,24 @@ def test_completion_anchor_counts_from_completion_day() -> None:
         assert found == Occurrence(due_at=utc(2026, 5, 9, 7), number=2)
 
 
+def test_completion_anchor_hourly_counts_from_completion_minute() -> None:
+    start = datetime(2026, 12, 4, 20, 30, tzinfo=BERLIN)
+    completed_at = utc(2026, 12, 4, 21, 14, 42)  # 22:14:42 CET, 1 h 44 min after due
+
+    found = find_next_occurrence(
+        "FREQ=HOURLY;INTERVAL=6",
+        "completion",
+        series_start=start,
+        previous_due=start,
+        completed_at=completed_at,
+        timezone="Europe/Berlin",
+        now=completed_at,
+        occurrence=1,
+    )
+
+    assert found == Occurrence(due_at=utc(2026, 12, 5, 3, 14), number=2)
+
+
 def test_completion_anchor_across_spring_change() -> None:
     start = datetime(2026, 3, 1, 9, tzinfo=BERLIN)
     completed_at = utc(2026, 3, 27, 15)

@@ -141,18 +141,111 @@ def test_count_ends_series(client: httpx.Client) -> None:
     assert len(series(client, task["id"])) == 2
 
 
-def test_check_repairs_missing_occurrence_once(client: httpx.Client) -> None:
-    task = daily_task(client, tomorrow_at_nine_berlin())
+def lose_follower(api_server: LiveServer, task_id: int) -> None:
+    """Delete the next occurrence of ``task_id`` behind the service's back, with SQL, as a
+    restore from an older backup or a failed import would leave it."""
+    from sqlalchemy import text
+
+    from taskora.config import Settings
+    from taskora.server.store.database import Database
+
+    server = api_server.server
+    settings = Settings(database_url=server.database_url, data_dir=server.home / "data" / "taskora")
+    database = Database(settings.resolved_database_url)
+    try:
+        with database.write() as session:
+            session.execute(text("DELETE FROM tasks WHERE previous_id = :id"), {"id": task_id})
+            session.execute(
+                text("UPDATE tasks SET next_occurrence_done = :done WHERE id = :id"),
+                {"done": False, "id": task_id},
+            )
+    finally:
+        database.dispose()
+
+
+def test_check_repairs_missing_occurrence_once(
+    api_server: LiveServer, client: httpx.Client
+) -> None:
+    due = tomorrow_at_nine_berlin()
+    task = daily_task(client, due)
     client.post(f"/api/tasks/{task['id']}/complete")
-    successor = series(client, task["id"])[1]
-    client.delete(f"/api/tasks/{successor['id']}")
+    lose_follower(api_server, task["id"])
 
     first = client.post("/api/recurrence/check").json()
     second = client.post("/api/recurrence/check").json()
+    members = series(client, task["id"])
 
     assert first == {"examined": 1, "created": 1}
     assert second == {"examined": 0, "created": 0}
-    assert len(series(client, task["id"])) == 2
+    assert [member["occurrence"] for member in members] == [1, 2]
+    assert members[1]["due_at"] == iso(due + timedelta(days=1))
+
+
+def test_deleting_an_occurrence_skips_it(client: httpx.Client) -> None:
+    due = tomorrow_at_nine_berlin()
+    task = daily_task(client, due, tags=["home"])
+    client.post(f"/api/tasks/{task['id']}/complete")
+    second = series(client, task["id"])[1]
+
+    response = client.delete(f"/api/tasks/{second['id']}")
+    check = client.post("/api/recurrence/check").json()
+    members = series(client, task["id"])
+    (recurred,) = [
+        event
+        for event in events_of(client, "task.recurred")
+        if event["data"]["previous_task_id"] == second["id"]
+    ]
+
+    assert response.status_code == 204
+    assert [member["occurrence"] for member in members] == [1, 3]
+    third = members[1]
+    assert response.headers["link"] == f'</api/tasks/{third["id"]}>; rel="next"'
+    assert third["due_at"] == iso(due + timedelta(days=2))
+    assert third["tags"] == ["home"]
+    assert third["status"] == "pending"
+    assert recurred["data"]["id"] == third["id"]
+    assert check == {"examined": 0, "created": 0}
+
+
+def test_deleting_a_reopened_occurrence_keeps_its_follower(client: httpx.Client) -> None:
+    task = daily_task(client, tomorrow_at_nine_berlin())
+    client.post(f"/api/tasks/{task['id']}/complete")
+    client.post(f"/api/tasks/{task['id']}/reopen")
+
+    response = client.delete(f"/api/tasks/{task['id']}")
+    members = series(client, task["id"])
+
+    assert response.status_code == 204
+    assert "link" not in response.headers
+    assert [member["occurrence"] for member in members] == [2]
+
+
+def test_deleting_the_last_occurrence_ends_the_series(client: httpx.Client) -> None:
+    task = daily_task(client, tomorrow_at_nine_berlin(), recurrence={"rule": "FREQ=DAILY;COUNT=2"})
+    client.post(f"/api/tasks/{task['id']}/complete")
+    last = series(client, task["id"])[1]
+
+    response = client.delete(f"/api/tasks/{last['id']}")
+
+    assert response.status_code == 204
+    assert "link" not in response.headers
+    assert [member["id"] for member in series(client, task["id"])] == [task["id"]]
+
+
+def test_completing_links_the_next_occurrence(client: httpx.Client) -> None:
+    task = daily_task(client, tomorrow_at_nine_berlin())
+
+    completed = client.post(f"/api/tasks/{task['id']}/complete")
+    again = client.post(f"/api/tasks/{task['id']}/complete")
+    follower = series(client, task["id"])[1]
+    plain = client.post(
+        "/api/tasks", json={"title": "Once", "due_at": iso(tomorrow_at_nine_berlin())}
+    ).json()
+    once = client.post(f"/api/tasks/{plain['id']}/complete")
+
+    assert completed.headers["link"] == f'</api/tasks/{follower["id"]}>; rel="next"'
+    assert again.headers["link"] == completed.headers["link"]
+    assert "link" not in once.headers
 
 
 def test_delete_with_series_stops_it(client: httpx.Client) -> None:

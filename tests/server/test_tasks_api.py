@@ -149,7 +149,8 @@ def test_get_returns_created_task(client: httpx.Client) -> None:
         (
             {"title": "x", "due_at": "2027-01-01", "recurrence": {"rule": "FREQ=FORTNIGHTLY"}},
             "body.recurrence.rule",
-            "invalid recurrence rule 'FREQ=FORTNIGHTLY': invalid 'FREQ': FORTNIGHTLY",
+            "invalid recurrence rule 'FREQ=FORTNIGHTLY': FREQ=FORTNIGHTLY is not a frequency; "
+            "use HOURLY, DAILY, WEEKLY, MONTHLY or YEARLY",
         ),
         (
             {

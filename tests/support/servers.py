@@ -51,6 +51,9 @@ class ServerProcess:
     database_url: str | None = None
     port: int = field(default_factory=free_port)
     extra_args: tuple[str, ...] = ()
+    # Off by default, so that tests counting what a check did are not raced by the
+    # service's own schedule; the tests of that schedule set a short interval.
+    check_interval_seconds: float = 0
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -62,6 +65,7 @@ class ServerProcess:
         env = isolated_env(self.home)
         if self.database_url is not None:
             env["TASKORA_DATABASE_URL"] = self.database_url
+        env["TASKORA_CHECK_INTERVAL_SECONDS"] = str(self.check_interval_seconds)
         return env
 
     @property

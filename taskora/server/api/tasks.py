@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from taskora.server.api.deps import Caller, CallerDep, CursorsDep, DatabaseDep, EventsDep
 from taskora.server.api.problems import InvalidParameter
@@ -23,6 +24,7 @@ from taskora.server.domain.tasks import (
     TaskPage,
     TaskUpdate,
     normalize_tags,
+    utc_now,
 )
 from taskora.server.events.pipeline import EventPipeline
 from taskora.server.store import idempotency
@@ -60,6 +62,19 @@ IfMatchHeader = Annotated[
 
 def _not_found(error: TaskNotFound) -> HTTPException:
     return HTTPException(404, str(error))
+
+
+def _next_link(task_id: int) -> str:
+    """An RFC 8288 link to the occurrence that follows in the series."""
+    return f'</api/tasks/{task_id}>; rel="next"'
+
+
+def _with_next_link(session: Session, task: TaskOut) -> dict[str, str]:
+    """Headers naming the next occurrence of a completed task of a series, when it exists."""
+    if task.status is not Status.COMPLETED or task.recurrence is None:
+        return {}
+    follower = store.next_occurrence_id(session, task.id)
+    return {} if follower is None else {"Link": _next_link(follower)}
 
 
 def _task_response(task: TaskOut, status_code: int = 200, **headers: str) -> Response:
@@ -230,17 +245,19 @@ def list_occurrences(
     database: DatabaseDep,
     count: Annotated[int, Query(ge=1, le=100, description="How many dates.")] = 5,
 ) -> Occurrences:
-    """Return the next due dates of the task's series after its current due date."""
+    """Return the next due dates of the task's series after its current due date, or after
+    now when the task is overdue."""
     try:
         with database.read() as session:
             task = store.load_task(session, caller.id, task_id)
             if task.recurrence_rule is None or task.due_at is None:
                 return Occurrences(dates=[])
+            # After now for an overdue task: completing it skips the dates that passed.
             dates = upcoming(
                 task.recurrence_rule,
                 task.series_start or task.due_at,
                 task.timezone,
-                task.due_at,
+                max(task.due_at, utc_now()),
                 count,
             )
     except TaskNotFound as error:
@@ -262,10 +279,11 @@ def update_task(
     try:
         with database.write() as session:
             task = store.update_task(session, caller.id, task_id, body, expected)
+            headers = _with_next_link(session, task)
     except TaskNotFound as error:
         raise _not_found(error) from None
     events.notify_commit()
-    return _task_response(task)
+    return _task_response(task, **headers)
 
 
 @router.post("/{task_id}/complete", response_model=TaskOut)
@@ -299,11 +317,12 @@ def delete_task(
     expected = _expected_version(if_match)
     try:
         with database.write() as session:
-            store.delete_task(session, caller.id, task_id, expected, stop_series=series)
+            follower = store.delete_task(session, caller.id, task_id, expected, stop_series=series)
     except TaskNotFound as error:
         raise _not_found(error) from None
     events.notify_commit()
-    return Response(status_code=204)
+    headers = {} if follower is None else {"Link": _next_link(follower.id)}
+    return Response(status_code=204, headers=headers)
 
 
 def _set_status(
@@ -312,7 +331,8 @@ def _set_status(
     try:
         with database.write() as session:
             task = store.set_status(session, user_id, task_id, status)
+            headers = _with_next_link(session, task)
     except TaskNotFound as error:
         raise _not_found(error) from None
     events.notify_commit()
-    return _task_response(task)
+    return _task_response(task, **headers)

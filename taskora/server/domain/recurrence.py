@@ -13,8 +13,8 @@ import heapq
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
@@ -190,7 +190,8 @@ def find_next_occurrence(
     at ``series_start``. With the ``completion`` anchor the rule starts again on the local
     date of ``completed_at``, at the series' local time of day, and the next date is the
     first one after that restart and after ``completed_at``. So FREQ=DAILY;INTERVAL=3 means
-    three days after the completion date, at the usual time.
+    three days after the completion date, at the usual time. An hourly rule restarts at
+    the completion's minute instead, so FREQ=HOURLY;INTERVAL=6 means six hours after it.
     """
     for name, value in (
         ("series_start", series_start),
@@ -271,8 +272,12 @@ def _next_after_completion(
     occurrence: int,
     zone: ZoneInfo,
 ) -> Occurrence | None:
-    time_of_day = _wall_time(series_start, zone).time()
-    restart_wall = datetime.combine(_wall_time(completed_at, zone).date(), time_of_day)
+    if re.search(r"(^|;)FREQ=HOURLY(;|$)", series.pattern):
+        # An hourly rule counts its hours from the completion itself, to the minute.
+        restart_wall = _wall_time(completed_at, zone).replace(second=0, microsecond=0)
+    else:
+        time_of_day = _wall_time(series_start, zone).time()
+        restart_wall = datetime.combine(_wall_time(completed_at, zone).date(), time_of_day)
 
     # The restart is the completed task's place, so the next task comes after it. It also
     # comes after the completion itself when that was later in the day than the usual time.

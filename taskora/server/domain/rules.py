@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time
 from functools import cache
+from itertools import islice
 from zoneinfo import ZoneInfo, available_timezones
 
 from dateutil.rrule import YEARLY, rrule, rrulestr
@@ -94,6 +95,31 @@ def check_duration(text: str) -> str:
     return normalized
 
 
+# The longest reminder offset: a year, counted as 366 days of 24 hours.
+MAX_REMINDER_SECONDS = 366 * 86400
+
+
+def check_reminder_offset(text: str) -> str:
+    """Return ``text`` normalized if it is an ISO 8601 duration of at most 366 days."""
+    normalized = check_duration(text)
+    match = DURATION.fullmatch(normalized)
+    assert match is not None
+    amounts = {name: int(value or 0) for name, value in match.groupdict().items()}
+    # Months count as 31 days and years as 366, the longest they can be.
+    seconds = (
+        (amounts["years"] * 366 + amounts["months"] * 31 + amounts["weeks"] * 7 + amounts["days"])
+        * 86400
+        + amounts["hours"] * 3600
+        + amounts["minutes"] * 60
+        + amounts["seconds"]
+    )
+    if seconds > MAX_REMINDER_SECONDS:
+        raise ValueError(
+            f"reminder offset {text!r} is longer than a year: use at most P366D, such as P1D or P2W"
+        )
+    return normalized
+
+
 def check_rule(text: str) -> str:
     """Return ``text`` normalized if it is an RFC 5545 RRULE that yields at least one date."""
     rule = text.strip()
@@ -107,6 +133,8 @@ def check_rule(text: str) -> str:
             "the recurrence rule must be a single RRULE without DTSTART: the task's due_at "
             "is the series' start"
         )
+
+    _check_rule_parts(rule)
 
     # Aware, like every due date: RFC 5545 then requires UNTIL in UTC, which dateutil checks.
     start = datetime(2000, 1, 1, tzinfo=UTC)
@@ -137,7 +165,125 @@ def check_rule(text: str) -> str:
     probe = parsed.replace(freq=YEARLY, interval=1, count=None, until=None)
     if probe.after(start, inc=True) is None:
         raise ValueError(f"the recurrence rule {rule!r} never produces a date")
+    try:
+        # The first dates, produced once, so a rule that dateutil can parse but not expand
+        # fails here and not when the task is completed.
+        list(islice(parsed, 3))
+    except (ValueError, IndexError, OverflowError) as error:
+        raise ValueError(f"invalid recurrence rule {rule!r}: {error}") from None
     return rule
+
+
+RULE_PARTS = frozenset(
+    {
+        "FREQ", "UNTIL", "COUNT", "INTERVAL", "BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY",
+        "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH", "BYSETPOS", "WKST",
+    }
+)  # fmt: skip
+FREQUENCIES = frozenset({"SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
+WEEKDAY = re.compile(r"^(?P<ordinal>[+-]?\d{1,2})?(?P<day>MO|TU|WE|TH|FR|SA|SU)$")
+# The allowed values of each numeric list part (RFC 5545 section 3.3.10), and whether it
+# takes negative values counted from the end.
+NUMBER_RANGES = {
+    "BYSECOND": (0, 60, False),
+    "BYMINUTE": (0, 59, False),
+    "BYHOUR": (0, 23, False),
+    "BYMONTHDAY": (1, 31, True),
+    "BYYEARDAY": (1, 366, True),
+    "BYWEEKNO": (1, 53, True),
+    "BYMONTH": (1, 12, False),
+    "BYSETPOS": (1, 366, True),
+}
+UNTIL_FORM = re.compile(r"^\d{8}T\d{6}Z$")
+
+
+def _check_rule_parts(rule: str) -> None:
+    """Reject what RFC 5545 section 3.3.10 forbids and dateutil lets through or crashes on.
+
+    dateutil ignores a repeated part, an ordinal on BYDAY in a weekly rule and a lone
+    BYSETPOS, and accepts a ninth Friday or a negative INTERVAL only to fail while
+    producing dates, so each is checked here with a message that names the part.
+    """
+    parts: dict[str, str] = {}
+    for part in rule.split(";"):
+        name, equals, value = part.partition("=")
+        if not equals or not name or not value:
+            raise ValueError(
+                f"invalid recurrence rule {rule!r}: {part!r} is not NAME=VALUE, such as FREQ=WEEKLY"
+            )
+        if name not in RULE_PARTS:
+            raise ValueError(
+                f"invalid recurrence rule {rule!r}: unknown part {name!r}; RFC 5545 defines "
+                + ", ".join(sorted(RULE_PARTS))
+            )
+        if name in parts:
+            raise ValueError(f"invalid recurrence rule {rule!r}: {name} is given twice")
+        parts[name] = value
+
+    freq = parts.get("FREQ")
+    if freq is None:
+        raise ValueError(f"invalid recurrence rule {rule!r}: FREQ is required, such as FREQ=DAILY")
+    if freq not in FREQUENCIES:
+        raise ValueError(
+            f"invalid recurrence rule {rule!r}: FREQ={freq} is not a frequency; use HOURLY, "
+            "DAILY, WEEKLY, MONTHLY or YEARLY"
+        )
+    for name in ("INTERVAL", "COUNT"):
+        if name in parts and not parts[name].isdigit():
+            raise ValueError(
+                f"invalid recurrence rule {rule!r}: {name}={parts[name]} must be a whole "
+                "number of 1 or more"
+            )
+    if parts.get("INTERVAL", "1").lstrip("0") == "":
+        raise ValueError(f"invalid recurrence rule {rule!r}: INTERVAL must be 1 or more")
+    if "UNTIL" in parts and not UNTIL_FORM.fullmatch(parts["UNTIL"]):
+        raise ValueError(
+            f"invalid recurrence rule {rule!r}: UNTIL={parts['UNTIL']} must be a UTC date and "
+            "time such as 20261208T235959Z, since the task's due date has a time"
+        )
+
+    for name, (low, high, signed) in NUMBER_RANGES.items():
+        for item in parts.get(name, "").split(",") if name in parts else ():
+            number = int(item) if re.fullmatch(r"[+-]?\d{1,3}", item) else None
+            if number is None or not (
+                low <= number <= high or (signed and -high <= number <= -low)
+            ):
+                allowed = f"{low} to {high}" + (f" or -{high} to -{low}" if signed else "")
+                raise ValueError(
+                    f"invalid recurrence rule {rule!r}: {name} value {item!r} is out of range; "
+                    f"use {allowed}"
+                )
+
+    for item in parts.get("BYDAY", "").split(",") if "BYDAY" in parts else ():
+        match = WEEKDAY.fullmatch(item)
+        if match is None:
+            raise ValueError(
+                f"invalid recurrence rule {rule!r}: BYDAY value {item!r} is not a weekday such "
+                "as MO, 3FR or -1SU"
+            )
+        ordinal = match.group("ordinal")
+        if ordinal is None:
+            continue
+        if freq not in ("MONTHLY", "YEARLY"):
+            raise ValueError(
+                f"invalid recurrence rule {rule!r}: BYDAY={item} has a position, which RFC 5545 "
+                f"allows only with FREQ=MONTHLY or YEARLY; write BYDAY={match.group('day')}"
+            )
+        limit = 5 if freq == "MONTHLY" or "BYMONTH" in parts else 53
+        if not 1 <= abs(int(ordinal)) <= limit:
+            raise ValueError(
+                f"invalid recurrence rule {rule!r}: BYDAY={item} asks for weekday number "
+                f"{int(ordinal)}, but a {'month' if limit == 5 else 'year'} has at most "
+                f"{limit}; use 1 to {limit} or -1 to -{limit}"
+            )
+
+    if "BYSETPOS" in parts and not any(
+        name.startswith("BY") and name != "BYSETPOS" for name in parts
+    ):
+        raise ValueError(
+            f"invalid recurrence rule {rule!r}: BYSETPOS picks among the dates of another BY "
+            "part, such as BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1, and there is none"
+        )
 
 
 def rule_until(rule: str) -> datetime | None:

@@ -18,7 +18,12 @@ from pydantic import (
     model_validator,
 )
 
-from taskora.server.domain.rules import check_duration, check_rule, check_timezone, parse_due
+from taskora.server.domain.rules import (
+    check_reminder_offset,
+    check_rule,
+    check_timezone,
+    parse_due,
+)
 
 TITLE_MAX_LENGTH = 500
 DESCRIPTION_MAX_LENGTH = 20_000
@@ -143,7 +148,7 @@ TimezoneName = Annotated[
 ]
 Duration = Annotated[
     str,
-    AfterValidator(check_duration),
+    AfterValidator(check_reminder_offset),
     Field(description="ISO 8601 duration before due_at, such as PT15M or P1D."),
 ]
 

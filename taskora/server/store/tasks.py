@@ -25,7 +25,6 @@ from sqlalchemy import (
     select,
     table,
     text,
-    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, raiseload
@@ -291,6 +290,11 @@ def create_task(session: Session, user_id: int, default_timezone: str, body: Tas
     return out
 
 
+def next_occurrence_id(session: Session, task_id: int) -> int | None:
+    """Return the id of the occurrence that follows ``task_id`` in its series, if any."""
+    return session.scalar(select(Task.id).where(Task.previous_id == task_id))
+
+
 def load_task(session: Session, user_id: int, task_id: int) -> Task:
     """Return the user's task as a model row, for read-only use."""
     return _load(session, user_id, task_id)
@@ -462,8 +466,12 @@ def delete_task(
     expected_version: int | None = None,
     *,
     stop_series: bool = False,
-) -> None:
-    """Delete a task; with ``stop_series``, also end its series so no occurrence follows."""
+) -> TaskOut | None:
+    """Delete a task; with ``stop_series``, also end its series so no occurrence follows.
+
+    Without it, deleting a pending occurrence of a series skips that occurrence: the one
+    after it is created in the same transaction and returned.
+    """
     task = _load(session, user_id, task_id, for_update=True)
     _check_version(task, expected_version)
     doomed = [task]
@@ -480,15 +488,35 @@ def delete_task(
                 # Kept as history, but no longer repeated by a recurrence check.
                 member.recurrence_rule = None
                 member.recurrence_anchor = None
-    if not stop_series and task.previous_id is not None:
-        # Its predecessor lacks a next occurrence again, for the recurrence check to repair.
-        session.execute(
-            update(Task).where(Task.id == task.previous_id).values(next_occurrence_done=False)
-        )
+    # Deleting one pending occurrence skips it: the series goes on with the following one.
+    skip = (
+        not stop_series
+        and task.status == Status.PENDING.value
+        and task.recurrence_rule is not None
+        and task.due_at is not None
+        # A reopened occurrence may already have its follower.
+        and next_occurrence_id(session, task.id) is None
+    )
+    now = utc_now()
+    values = plan_next_occurrence(task, now) if skip else None
+    tags = task.tags
     for member in doomed:
         out = to_out(member)
         session.delete(member)
         _append_event(session, EventType.DELETED, out, user_id)
+    if values is None:
+        return None
+
+    # The follower takes the skipped task's place after its predecessor, whose unique
+    # previous_id slot the delete has just freed.
+    session.flush()
+    values["previous_id"] = task.previous_id
+    successor = Task(**values, tag_rows=[TaskTag(tag=tag) for tag in tags])
+    session.add(successor)
+    session.flush()
+    follower = to_out(successor)
+    add_event(session, recurred_event(follower, task.id, user_id, now), user_id)
+    return follower
 
 
 def _search_condition(session: Session, words: list[str]) -> ColumnElement[bool]:

@@ -1,0 +1,70 @@
+"""RRULE validation: what RFC 5545 forbids is rejected with a message naming the part."""
+
+from __future__ import annotations
+
+import pytest
+
+from taskora.server.domain.rules import check_rule
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (
+            "FREQ=MONTHLY;BYDAY=9FR",
+            "BYDAY=9FR asks for weekday number 9, but a month has at most 5; "
+            "use 1 to 5 or -1 to -5",
+        ),
+        (
+            "FREQ=YEARLY;BYMONTH=2;BYDAY=6MO",
+            "BYDAY=6MO asks for weekday number 6, but a month has at most 5",
+        ),
+        (
+            "FREQ=YEARLY;BYDAY=54MO",
+            "BYDAY=54MO asks for weekday number 54, but a year has at most 53",
+        ),
+        ("FREQ=DAILY;INTERVAL=-1", "INTERVAL=-1 must be a whole number of 1 or more"),
+        ("FREQ=DAILY;INTERVAL=0", "INTERVAL must be 1 or more"),
+        ("FREQ=DAILY;COUNT=x", "COUNT=X must be a whole number of 1 or more"),
+        (
+            "FREQ=WEEKLY;BYDAY=2MO",
+            "BYDAY=2MO has a position, which RFC 5545 allows only with FREQ=MONTHLY or "
+            "YEARLY; write BYDAY=MO",
+        ),
+        ("FREQ=DAILY;FREQ=WEEKLY", "FREQ is given twice"),
+        ("FREQ=MONTHLY;BYSETPOS=1", "BYSETPOS picks among the dates of another BY part"),
+        ("FREQ=DAILY;UNTIL=20261208", "UNTIL=20261208 must be a UTC date and time such as"),
+        (
+            "FREQ=MONTHLY;BYMONTHDAY=0",
+            "BYMONTHDAY value '0' is out of range; use 1 to 31 or -31 to -1",
+        ),
+        ("FREQ=DAILY;BYHOUR=24", "BYHOUR value '24' is out of range; use 0 to 23"),
+        ("FREQ=DAILY;BYDAY=XX", "BYDAY value 'XX' is not a weekday such as MO, 3FR or -1SU"),
+        ("FREQ=DAILY;FOO=1", "unknown part 'FOO'"),
+        ("INTERVAL=2", "FREQ is required, such as FREQ=DAILY"),
+        ("FREQ=FORTNIGHTLY", "FREQ=FORTNIGHTLY is not a frequency"),
+        ("FREQ=DAILY;INTERVAL", "'INTERVAL' is not NAME=VALUE"),
+    ],
+)
+def test_rule_breaking_rfc_5545_is_rejected_naming_the_part(rule: str, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        check_rule(rule)
+    assert message in str(caught.value)
+    assert str(caught.value).startswith(f"invalid recurrence rule {rule.upper()!r}: ")
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=MONTHLY;BYDAY=-1FR",
+        "FREQ=MONTHLY;BYDAY=3FR",
+        "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+        "FREQ=YEARLY;BYDAY=20MO",
+        "FREQ=YEARLY;BYMONTH=11;BYDAY=4TH",
+        "FREQ=MONTHLY;BYMONTHDAY=-1",
+        "FREQ=DAILY;UNTIL=20271231T235959Z",
+        "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE;WKST=SU",
+    ],
+)
+def test_valid_rules_are_accepted_unchanged(rule: str) -> None:
+    assert check_rule(rule) == rule
