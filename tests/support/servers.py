@@ -51,6 +51,7 @@ class ServerProcess:
     database_url: str | None = None
     port: int = field(default_factory=free_port)
     extra_args: tuple[str, ...] = ()
+    extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -62,6 +63,7 @@ class ServerProcess:
         env = isolated_env(self.home)
         if self.database_url is not None:
             env["TASKORA_DATABASE_URL"] = self.database_url
+        env.update(self.extra_env)
         return env
 
     @property

@@ -91,3 +91,8 @@ def bootstrap_local_user(
         return token
     logger.info("Issued a new API token for the existing user %s", LOCAL_USER_NAME)
     return issue_token(session, user, label="cli-config")
+
+
+def list_user_ids(session: Session) -> list[int]:
+    """Return the id of every user, in ascending order."""
+    return list(session.scalars(select(User.id).order_by(User.id)))
