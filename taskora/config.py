@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 APP_NAME = "taskora"
+MIN_CURSOR_KEY_LENGTH = 32
 
 
 def default_data_dir() -> Path:
@@ -74,6 +75,52 @@ class Settings(BaseSettings):
         1024 * 1024, ge=1024, description="Largest request body accepted, in bytes."
     )
     log_level: str = Field("INFO", description="Level of the root logger (DEBUG, INFO, ...).")
+    idempotency_ttl: timedelta = Field(
+        timedelta(hours=24),
+        description="How long an Idempotency-Key of POST /api/tasks replays its first "
+        "response; an ISO 8601 duration such as PT24H, or seconds.",
+    )
+    cursor_key: SecretStr | None = Field(
+        None,
+        description="Key that signs page cursors, at least 32 characters. Unset means the "
+        "random key that the migrations stored in the database.",
+    )
+    dapr: bool = Field(
+        False,
+        description="Use the Dapr sidecar for pub/sub, secrets and state. Also on when "
+        "DAPR_HTTP_PORT or DAPR_GRPC_PORT is set.",
+    )
+    dapr_http_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        validation_alias="DAPR_HTTP_PORT",
+        description="HTTP port of the sidecar on 127.0.0.1 (set by Dapr); 3500 when unset.",
+    )
+    dapr_grpc_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        validation_alias="DAPR_GRPC_PORT",
+        description="gRPC port of the sidecar on 127.0.0.1 (set by Dapr); 50001 when unset.",
+    )
+    dapr_pubsub: str = Field("pubsub", min_length=1, description="Pub/sub component name.")
+    dapr_topic: str = Field("task-events", min_length=1, description="Topic of task events.")
+    dapr_state_store: str = Field(
+        "statestore", min_length=1, description="State store component of idempotency keys."
+    )
+    dapr_secret_store: str = Field(
+        "secretstore", min_length=1, description="Secret store component of the secrets."
+    )
+    dapr_sidecar_wait_seconds: float = Field(
+        60.0, gt=0, description="Seconds to wait at start for the sidecar to become ready."
+    )
+    app_api_token: SecretStr | None = Field(
+        None,
+        validation_alias="APP_API_TOKEN",
+        description="Token that Dapr sends in the dapr-api-token header on its calls to the "
+        "service (set by Dapr); when set, the Dapr routes reject calls without it.",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -85,11 +132,26 @@ class Settings(BaseSettings):
             )
         return level
 
+    @field_validator("cursor_key")
+    @classmethod
+    def _check_cursor_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_CURSOR_KEY_LENGTH:
+            raise ValueError(
+                f"the cursor key is shorter than {MIN_CURSOR_KEY_LENGTH} characters: "
+                "use a random value such as the output of `openssl rand -hex 32`"
+            )
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
+        return cls.check_database_url(value)
+
+    @staticmethod
+    def check_database_url(value: str) -> str:
+        """Return ``value`` if it is a SQLite or PostgreSQL URL, raising ValueError if not."""
         scheme = value.split(":", 1)[0].split("+", 1)[0]
         if scheme not in {"sqlite", "postgresql", "postgres"}:
             raise ValueError(
@@ -97,6 +159,11 @@ class Settings(BaseSettings):
                 "use sqlite:///PATH or postgresql://USER@HOST/DB"
             )
         return value
+
+    @property
+    def dapr_enabled(self) -> bool:
+        """True when the service uses a Dapr sidecar: asked for, or Dapr set its ports."""
+        return self.dapr or self.dapr_http_port is not None or self.dapr_grpc_port is not None
 
     @property
     def uses_default_database(self) -> bool:

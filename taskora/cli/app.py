@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from taskora import __version__
-from taskora.cli import checks, db, deploy, events, serve, tasks, users
+from taskora.cli import checks, dapr, db, deploy, events, serve, tasks, users
 from taskora.errors import TaskoraError
 
 EPILOG = (
@@ -54,6 +54,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(checks.recurrence_app, name="recurrence")
 app.add_typer(checks.reminders_app, name="reminders")
 app.add_typer(deploy.app, name="deploy")
+app.add_typer(dapr.app, name="dapr")
 
 
 def main() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated
@@ -16,9 +18,21 @@ from taskora.cli.config_file import (
     load_config,
     save_config,
 )
+from taskora.cli.dapr_local import (
+    DAPRD_IMAGE,
+    SidecarRequest,
+    free_loopback_port,
+    run_with_sidecar,
+)
 from taskora.cli.logs import configure_logging
 from taskora.cli.settings import build_settings
-from taskora.config import Settings, default_data_dir
+from taskora.config import Settings, default_data_dir, default_database_url
+from taskora.deploy.components import (
+    DEFAULT_REDIS_HOST,
+    DEFAULT_SCHEDULE,
+    ComponentNames,
+    local_secrets,
+)
 from taskora.errors import TaskoraError
 
 logger = logging.getLogger(__name__)
@@ -28,6 +42,11 @@ EPILOG = (
     "  taskora serve\n\n"
     "  taskora serve --port 9000\n\n"
     "  taskora serve --database-url postgresql://taskora@127.0.0.1:5432/taskora\n\n"
+    "  taskora serve --dapr\n\n"
+    "  taskora serve --dapr --redis-host 127.0.0.1:6380 --schedule '@every 30s'\n\n"
+    "With --dapr the service runs beside a local Dapr sidecar: through `dapr run` when the "
+    "Dapr CLI is on PATH, else in a daprio/daprd container through Docker. The components "
+    "go to dapr/components in --data-dir.\n\n"
     "On the embedded database, the first start creates the user 'local' and saves its token "
     "in the CLI config file, so `taskora tasks add` works right away."
 )
@@ -77,6 +96,30 @@ def serve(
             show_default="--migrate",
         ),
     ] = None,
+    dapr: Annotated[
+        bool,
+        typer.Option(
+            "--dapr",
+            help="Run beside a local Dapr sidecar (Redis pub/sub and state, local.file "
+            "secrets, cron bindings), started with the Dapr CLI or Docker.",
+        ),
+    ] = False,
+    redis_host: Annotated[
+        str,
+        typer.Option(
+            "--redis-host",
+            metavar="HOST:PORT",
+            help="Redis of the pub/sub and state components; with --dapr only.",
+        ),
+    ] = DEFAULT_REDIS_HOST,
+    schedule: Annotated[
+        str,
+        typer.Option(
+            "--schedule",
+            help="Cron schedule of the recurrence and reminder checks, such as '@every 1m' "
+            "or '0 */5 * * * *'; with --dapr only.",
+        ),
+    ] = DEFAULT_SCHEDULE,
 ) -> None:
     """Run the Taskora service until Ctrl-C or SIGTERM."""
     settings = build_settings(
@@ -88,6 +131,12 @@ def serve(
         migrate_on_start=migrate,
     )
     configure_logging(settings.log_level)
+
+    if dapr:
+        code = serve_with_sidecar(
+            settings, migrate=migrate, redis_host=redis_host, schedule=schedule
+        )
+        raise typer.Exit(code)
 
     # Imported here so that client commands never load the server's dependencies.
     from taskora.server import runner
@@ -111,6 +160,56 @@ def serve(
 
         # The schema was brought up to date or checked above, so the app's start-up skips it.
         runner.run(settings.model_copy(update={"migrate_on_start": False}), sock)
+
+
+def serve_with_sidecar(
+    settings: Settings, *, migrate: bool | None, redis_host: str, schedule: str
+) -> int:
+    """Start ``taskora serve`` (without ``--dapr``) beside a sidecar; return its exit code."""
+    port = settings.port or free_loopback_port()
+    command = [
+        sys.executable,
+        "-m",
+        "taskora",
+        "serve",
+        "--host",
+        settings.host,
+        "--port",
+        str(port),
+        "--data-dir",
+        str(settings.data_dir),
+        "--log-level",
+        settings.log_level,
+    ]
+    if migrate is not None:
+        command.append("--migrate" if migrate else "--no-migrate")
+
+    request = SidecarRequest(
+        serve_command=command,
+        app_port=port,
+        run_dir=settings.data_dir / "dapr",
+        secrets=_sidecar_secrets(settings),
+        redis_host=redis_host,
+        schedule=schedule,
+        names=ComponentNames.from_environment(),
+        daprd_image=os.environ.get("TASKORA_DAPRD_IMAGE") or DAPRD_IMAGE,
+        # Passed in the environment, not on the command line, where `ps` would show it.
+        service_env=(
+            {"TASKORA_DATABASE_URL": settings.database_url} if settings.database_url else {}
+        ),
+    )
+    return run_with_sidecar(request)
+
+
+def _sidecar_secrets(settings: Settings) -> dict[str, str]:
+    """Return the secrets the service reads from the local secret store: its own settings."""
+    password = settings.database_password
+    cursor_key = settings.cursor_key
+    return local_secrets(
+        settings.database_url or default_database_url(settings.data_dir),
+        password.get_secret_value() if password is not None else None,
+        cursor_key.get_secret_value() if cursor_key is not None else None,
+    )
 
 
 def _describe_database(settings: Settings) -> str:

@@ -6,6 +6,8 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
@@ -14,10 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from taskora import __version__
 from taskora.config import Settings
 from taskora.server.api import checks, events, ops, tasks, users
+from taskora.server.api import dapr as dapr_routes
 from taskora.server.api.deps import CallerCache
 from taskora.server.api.limits import BodySizeLimit
 from taskora.server.api.problems import install_problem_handlers
 from taskora.server.domain.tasks import utc_now
+from taskora.server.events.deliveries import SubscriptionInbox
 from taskora.server.events.pipeline import EventPipeline
 from taskora.server.events.publishers import InProcessPublisher, Publisher
 from taskora.server.metrics import build_registry
@@ -26,7 +30,11 @@ from taskora.server.store import database as store_database
 from taskora.server.store import idempotency
 from taskora.server.store.cursors import CursorCodec
 from taskora.server.store.database import Database, describe_url
+from taskora.server.store.idempotency import DatabaseIdempotency, IdempotencyStore
 from taskora.server.store.models import ServiceKey
+
+if TYPE_CHECKING:
+    from taskora.server.dapr.sidecar import Sidecar
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +53,11 @@ def load_service_key(database: Database, name: str) -> bytes:
         return bytes.fromhex(row.value)
 
 
-async def _delete_expired_keys(database: Database) -> None:
+async def _delete_expired_keys(database: Database, lifetime: timedelta) -> None:
     """Delete expired idempotency keys once an hour, for as long as the service runs."""
     while True:
         try:
-            deleted = await run_in_threadpool(_delete_expired_keys_once, database)
+            deleted = await run_in_threadpool(_delete_expired_keys_once, database, lifetime)
             if deleted:
                 logger.info("Deleted %d expired idempotency keys", deleted)
         except SQLAlchemyError:
@@ -57,9 +65,9 @@ async def _delete_expired_keys(database: Database) -> None:
         await asyncio.sleep(IDEMPOTENCY_CLEANUP_SECONDS)
 
 
-def _delete_expired_keys_once(database: Database) -> int:
+def _delete_expired_keys_once(database: Database, lifetime: timedelta) -> int:
     with database.write() as session:
-        return idempotency.delete_expired(session)
+        return idempotency.delete_expired(session, lifetime)
 
 
 async def _run_scheduled_checks(database: Database, events: EventPipeline, seconds: float) -> None:
@@ -88,42 +96,28 @@ async def _run_scheduled_checks(database: Database, events: EventPipeline, secon
 def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAPI:
     """Build the service for ``settings``; the database is opened when the app starts.
 
-    ``publisher`` receives every event; the default acknowledges without sending anything.
+    ``publisher`` receives every event. By default it is Dapr pub/sub in Dapr mode and
+    otherwise one that acknowledges without sending anything.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = settings.resolved_database_url
-        if settings.migrate_on_start:
-            await run_in_threadpool(store_database.upgrade, url)
-        database = Database(url)
-        cursor_key = await run_in_threadpool(load_service_key, database, "cursor")
-        events = EventPipeline(settings, database, publisher or InProcessPublisher())
-        app.state.settings = settings
-        app.state.database = database
-        app.state.events = events
-        app.state.cursors = CursorCodec(cursor_key)
-        app.state.callers = CallerCache()
-        app.state.metrics = build_registry(events, asyncio.get_running_loop())
+        if not settings.dapr_enabled:
+            async with _run_service(app, settings, settings, publisher, sidecar=None):
+                yield
+            return
 
-        events.start()
-        cleanup = asyncio.create_task(_delete_expired_keys(database), name="idempotency-cleanup")
-        scheduled = None
-        if settings.check_interval_seconds > 0:
-            scheduled = asyncio.create_task(
-                _run_scheduled_checks(database, events, settings.check_interval_seconds),
-                name="scheduled-checks",
-            )
-        logger.info("Service started on the database %s", describe_url(url))
+        # Imported only in Dapr mode, because the SDK loads grpc and protobuf.
+        from taskora.server import dapr
+
+        # The port already listens (the runner binds it before the app starts), so the
+        # sidecar can find the app while this waits for it.
+        sidecar, resolved = await dapr.connect(settings)
         try:
-            yield
+            async with _run_service(app, settings, resolved, publisher, sidecar):
+                yield
         finally:
-            cleanup.cancel()
-            if scheduled is not None:
-                scheduled.cancel()
-            await events.stop()
-            database.dispose()
-            logger.info("Service stopped")
+            await sidecar.close()
 
     app = FastAPI(
         title="Taskora",
@@ -138,4 +132,94 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     app.include_router(events.router)
     app.include_router(users.router)
     app.include_router(ops.router)
+    if settings.dapr_enabled:
+        app.include_router(dapr_routes.router)
     return app
+
+
+@asynccontextmanager
+async def _run_service(
+    app: FastAPI,
+    given: Settings,
+    settings: Settings,
+    publisher: Publisher | None,
+    sidecar: Sidecar | None,
+) -> AsyncIterator[None]:
+    """Open the database, start the event pipeline and fill ``app.state``.
+
+    ``settings`` are the ``given`` settings with the secret store's secrets applied.
+    """
+    url = settings.resolved_database_url
+    # NOTE: a database URL from the secret store is migrated here even with --no-migrate,
+    # because nothing before the app's start could read it.
+    from_secret_store = settings.database_url != given.database_url
+    if settings.migrate_on_start or from_secret_store:
+        await run_in_threadpool(store_database.upgrade, url)
+    database = Database(url)
+    try:
+        if settings.cursor_key is not None:
+            cursor_key = settings.cursor_key.get_secret_value().encode()
+        else:
+            cursor_key = await run_in_threadpool(load_service_key, database, "cursor")
+        events = EventPipeline(
+            settings, database, publisher or _default_publisher(settings, sidecar)
+        )
+        app.state.settings = settings
+        app.state.database = database
+        app.state.events = events
+        app.state.cursors = CursorCodec(cursor_key)
+        app.state.callers = CallerCache()
+        app.state.metrics = build_registry(events, asyncio.get_running_loop())
+        app.state.sidecar = sidecar
+        app.state.idempotency = _idempotency_store(settings, database, sidecar)
+        app.state.inbox = SubscriptionInbox(database, events.follower)
+
+        events.start()
+        cleanup = asyncio.create_task(
+            _delete_expired_keys(database, settings.idempotency_ttl), name="idempotency-cleanup"
+        )
+        scheduled = None
+        # Under Dapr the cron bindings run the checks, so the service does not.
+        if sidecar is None and settings.check_interval_seconds > 0:
+            scheduled = asyncio.create_task(
+                _run_scheduled_checks(database, events, settings.check_interval_seconds),
+                name="scheduled-checks",
+            )
+        logger.info("Service started on the database %s", describe_url(url))
+        if sidecar is not None:
+            logger.info(
+                "Using Dapr: events go to %s/%s, idempotency keys to the state store %s",
+                settings.dapr_pubsub,
+                settings.dapr_topic,
+                settings.dapr_state_store,
+            )
+        try:
+            yield
+        finally:
+            cleanup.cancel()
+            if scheduled is not None:
+                scheduled.cancel()
+            await events.stop()
+    finally:
+        database.dispose()
+        logger.info("Service stopped")
+
+
+def _default_publisher(settings: Settings, sidecar: Sidecar | None) -> Publisher:
+    if sidecar is None:
+        return InProcessPublisher()
+    from taskora.server.dapr import DaprPublisher
+
+    return DaprPublisher(sidecar, settings.dapr_pubsub, settings.dapr_topic)
+
+
+def _idempotency_store(
+    settings: Settings, database: Database, sidecar: Sidecar | None
+) -> IdempotencyStore:
+    if sidecar is None:
+        return DatabaseIdempotency(database, settings.idempotency_ttl)
+    from taskora.server.dapr import StateStoreIdempotency
+
+    return StateStoreIdempotency(
+        sidecar, settings.dapr_state_store, database, settings.idempotency_ttl
+    )

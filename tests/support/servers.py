@@ -54,6 +54,7 @@ class ServerProcess:
     # Off by default, so that tests counting what a check did are not raced by the
     # service's own schedule; the tests of that schedule set a short interval.
     check_interval_seconds: float = 0
+    extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -66,6 +67,7 @@ class ServerProcess:
         if self.database_url is not None:
             env["TASKORA_DATABASE_URL"] = self.database_url
         env["TASKORA_CHECK_INTERVAL_SECONDS"] = str(self.check_interval_seconds)
+        env.update(self.extra_env)
         return env
 
     @property

@@ -15,6 +15,7 @@ from taskora.config import Settings
 from taskora.server.events.pipeline import EventPipeline
 from taskora.server.store.cursors import CursorCodec
 from taskora.server.store.database import Database
+from taskora.server.store.idempotency import IdempotencyStore
 from taskora.server.store.users import authenticate, hash_token
 
 
@@ -45,10 +46,15 @@ async def get_cursors(request: Request) -> CursorCodec:
     return request.app.state.cursors
 
 
+async def get_idempotency(request: Request) -> IdempotencyStore:
+    return request.app.state.idempotency
+
+
 DatabaseDep = Annotated[Database, Depends(get_database)]
 EventsDep = Annotated[EventPipeline, Depends(get_events)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CursorsDep = Annotated[CursorCodec, Depends(get_cursors)]
+IdempotencyDep = Annotated[IdempotencyStore, Depends(get_idempotency)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `taskora users create`.")
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}

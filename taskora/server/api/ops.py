@@ -31,13 +31,24 @@ def metrics(request: Request) -> PlainTextResponse:
 
 
 @router.get("/readyz")
-async def readyz(database: DatabaseDep) -> JSONResponse:
-    """Return 200 when a database query succeeds, 503 otherwise."""
+async def readyz(request: Request, database: DatabaseDep) -> JSONResponse:
+    """Return 200 when a database query succeeds, 503 otherwise; report the Dapr sidecar.
+
+    A sidecar that is down does not make the service unready: writes keep working and
+    their events wait in the outbox until the sidecar is back.
+    """
+    checks: dict[str, str] = {}
+    sidecar = getattr(request.app.state, "sidecar", None)
+    if sidecar is not None:
+        checks["sidecar"] = str(await sidecar.probe())
+
     try:
         await run_in_threadpool(database.ping)
     except SQLAlchemyError as error:
         logger.warning(
             "Readiness check failed: the database query failed: %s", type(error).__name__
         )
-        return JSONResponse({"status": "unavailable", "checks": {"database": "unavailable"}}, 503)
-    return JSONResponse({"status": "ready", "checks": {"database": "ok"}})
+        checks["database"] = "unavailable"
+        return JSONResponse({"status": "unavailable", "checks": checks}, 503)
+    checks["database"] = "ok"
+    return JSONResponse({"status": "ready", "checks": checks})

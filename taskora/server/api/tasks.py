@@ -10,10 +10,17 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from taskora.server.api.deps import Caller, CallerDep, CursorsDep, DatabaseDep, EventsDep
+from taskora.server.api.deps import (
+    Caller,
+    CallerDep,
+    CursorsDep,
+    DatabaseDep,
+    EventsDep,
+    IdempotencyDep,
+)
 from taskora.server.api.problems import InvalidParameter
 from taskora.server.domain.recurrence import upcoming
 from taskora.server.domain.tasks import (
@@ -100,11 +107,12 @@ def _expected_version(if_match: str | None) -> int | None:
 
 
 @router.post("", status_code=201, response_model=TaskOut)
-def create_task(
+async def create_task(
     body: TaskCreate,
     caller: CallerDep,
     database: DatabaseDep,
     events: EventsDep,
+    keys: IdempotencyDep,
     idempotency_key: Annotated[
         str | None,
         Header(description="Makes a retry return the first response instead of a new task."),
@@ -116,49 +124,40 @@ def create_task(
             "header.Idempotency-Key", "must be 1 to 255 visible ASCII characters"
         )
     if idempotency_key is None:
-        with database.write() as session:
-            task = store.create_task(session, caller.id, caller.timezone, body)
+        task = await run_in_threadpool(_create, database, caller, body)
         events.notify_commit()
         return _task_response(task, 201, Location=f"/api/tasks/{task.id}")
 
+    def create(session: Session) -> idempotency.StoredResponse:
+        task = store.create_task(session, caller.id, caller.timezone, body)
+        return idempotency.StoredResponse(201, task.model_dump(mode="json"))
+
     body_hash = idempotency.request_hash(body.model_dump(mode="json"))
     try:
-        try:
-            return _create_once(body, caller, database, events, idempotency_key, body_hash)
-        except IntegrityError:
-            # A concurrent request with the same key committed first; replay its response.
-            logger.info("Idempotency-Key of user %d was stored concurrently; replaying", caller.id)
-            return _create_once(body, caller, database, events, idempotency_key, body_hash)
+        result = await keys.create_once(caller.id, idempotency_key, body_hash, create)
     except idempotency.KeyReused as error:
         raise InvalidParameter("header.Idempotency-Key", str(error)) from None
+    except idempotency.KeyInProgress as error:
+        raise HTTPException(409, str(error)) from None
+    except idempotency.IdempotencyUnavailable as error:
+        logger.warning("Idempotency-Key of user %d not handled: %s", caller.id, error)
+        raise HTTPException(503, str(error), {"Retry-After": "5"}) from None
+
+    if not result.replayed:
+        events.notify_commit()
+    stored = result.response
+    headers = {
+        "ETag": f'"{stored.body.get("version", 0)}"',
+        "Location": f"/api/tasks/{stored.body.get('id')}",
+    }
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
 
 
-def _create_once(
-    body: TaskCreate,
-    caller: Caller,
-    database: Database,
-    events: EventPipeline,
-    key: str,
-    body_hash: str,
-) -> Response:
+def _create(database: Database, caller: Caller, body: TaskCreate) -> TaskOut:
     with database.write() as session:
-        stored = idempotency.find_response(session, caller.id, key, body_hash)
-        if stored is not None:
-            version = stored.body.get("version", 0)
-            return JSONResponse(
-                stored.body,
-                status_code=stored.status_code,
-                headers={
-                    "ETag": f'"{version}"',
-                    "Idempotent-Replayed": "true",
-                    "Location": f"/api/tasks/{stored.body.get('id')}",
-                },
-            )
-        task = store.create_task(session, caller.id, caller.timezone, body)
-        response = idempotency.StoredResponse(201, task.model_dump(mode="json"))
-        idempotency.save_response(session, caller.id, key, body_hash, response)
-    events.notify_commit()
-    return _task_response(task, 201, Location=f"/api/tasks/{task.id}")
+        return store.create_task(session, caller.id, caller.timezone, body)
 
 
 @router.get("", response_model=TaskPage)

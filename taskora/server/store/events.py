@@ -138,3 +138,12 @@ def prune(session: Session, older_than: datetime) -> int:
     )
     state.pruned_through = limit
     return result.rowcount or 0
+
+
+def position_of(session: Session, event_id: str) -> int | None:
+    """Return the position of the event with the CloudEvent id ``event_id``.
+
+    None when the log has no such event (never written here, or pruned) or the event has
+    no position yet.
+    """
+    return session.scalar(select(EventRecord.position).where(EventRecord.event_id == event_id))

@@ -1,0 +1,180 @@
+"""Secrets from the Dapr secret store, idempotency keys in the Dapr state store, and
+start-up against a sidecar that is missing or misconfigured.
+
+The sidecar is a test double (tests/support/dapr_sidecar.py) because daprd cannot be
+installed on the machines that run these tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import sqlite3
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from taskora.config import Settings
+from taskora.server.runner import add_user, prepare_database
+from tests.server.dapr.conftest import SECRET_STORE, DaprService, start_dapr_service
+from tests.support.dapr_sidecar import TestSidecar
+from tests.support.servers import ServerProcess
+
+CURSOR_KEY = "cursor-key-from-the-store-0123456789abcdef"
+PASSWORD = "pw-from-the-store-5f3a"
+
+
+def _state_key(user_id: int, key: str) -> str:
+    return f"idempotency-{user_id}-{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def _signed_with(cursor: str, key: bytes) -> bool:
+    """Return whether ``cursor`` carries the HMAC-SHA256 signature (12 bytes) of ``key``."""
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    signature, payload = raw[:12], raw[12:]
+    return hmac.compare_digest(signature, hmac.new(key, payload, hashlib.sha256).digest()[:12])
+
+
+def test_secrets_come_from_store(tmp_path: Path, sidecar: TestSidecar, postgres_url: str) -> None:
+    # The local PostgreSQL trusts loopback connections, so any password connects; the test
+    # checks that it never shows.
+    store_url = postgres_url.replace("postgres@", f"postgres:{PASSWORD}@")
+    prepare_database(Settings(database_url=postgres_url))
+    token = add_user(Settings(database_url=postgres_url), "secretive")[1]
+    sidecar.add_secret(SECRET_STORE, "database-url", store_url)
+    sidecar.add_secret(SECRET_STORE, "cursor-key", CURSOR_KEY)
+    env_url = f"sqlite:///{tmp_path / 'environment.db'}"
+
+    service = start_dapr_service(tmp_path, sidecar, database_url=env_url)
+    try:
+        headers = {"Authorization": f"Bearer {token}"}
+        for title in ("a", "b"):
+            created = httpx.post(f"{service.url}/api/tasks", json={"title": title}, headers=headers)
+            assert created.status_code == 201
+        page = httpx.get(f"{service.url}/api/tasks", params={"limit": 1}, headers=headers).json()
+        ready = httpx.get(f"{service.url}/readyz").text
+    finally:
+        service.server.stop()
+
+    with psycopg.connect(postgres_url) as connection:
+        titles = connection.execute(
+            "SELECT title FROM tasks JOIN users ON users.id = tasks.user_id "
+            "WHERE users.name = 'secretive' ORDER BY tasks.id"
+        ).fetchall()
+    assert titles == [("a",), ("b",)]
+    with sqlite3.connect(tmp_path / "environment.db") as connection:
+        assert connection.execute("SELECT count(*) FROM tasks").fetchone() == (0,)
+    assert _signed_with(page["next_cursor"], CURSOR_KEY.encode())
+    log = service.server.log
+    assert "Read cursor_key, database_url from the Dapr secret store 'secretstore'" in log
+    assert PASSWORD not in log
+    assert CURSOR_KEY not in log
+    assert PASSWORD not in ready
+
+
+def test_missing_secret_store_stops_start(tmp_path: Path) -> None:
+    sidecar = TestSidecar()
+    sidecar.start()
+    server = ServerProcess(home=tmp_path, extra_env=sidecar.env)
+    try:
+        with pytest.raises(RuntimeError) as failure:
+            server.start()
+    finally:
+        server.stop()
+        sidecar.stop()
+
+    message = str(failure.value)
+    assert "failed finding secret store with key secretstore" in message
+    assert "check TASKORA_DAPR_SECRET_STORE and the sidecar's components" in message
+
+
+def test_absent_sidecar_stops_start(tmp_path: Path) -> None:
+    nobody = TestSidecar()  # Its ports are free and never opened.
+    server = ServerProcess(
+        home=tmp_path,
+        extra_env={**nobody.env, "TASKORA_DAPR_SIDECAR_WAIT_SECONDS": "1"},
+    )
+    try:
+        with pytest.raises(RuntimeError) as failure:
+            server.start()
+    finally:
+        server.stop()
+
+    message = str(failure.value)
+    assert f"127.0.0.1:{nobody.http_port}/v1.0/healthz/outbound was not ready within 1 s" in message
+    assert "Listening on http://127.0.0.1" in message
+
+
+def test_idempotency_key_in_state_store(tmp_path: Path, sidecar: TestSidecar) -> None:
+    service = start_dapr_service(tmp_path, sidecar, extra_env={"TASKORA_IDEMPOTENCY_TTL": "PT1H"})
+    try:
+        client = service.create_user("keyholder")
+        headers = {"Idempotency-Key": "order-17"}
+        first = client.post("/api/tasks", json={"title": "once"}, headers=headers)
+        again = client.post("/api/tasks", json={"title": "once"}, headers=headers)
+        other_body = client.post("/api/tasks", json={"title": "twice"}, headers=headers)
+        listed = client.get("/api/tasks").json()["items"]
+    finally:
+        service.server.stop()
+
+    assert first.status_code == 201
+    assert again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert other_body.status_code == 422
+    assert [task["title"] for task in listed] == ["once"]
+    entry = sidecar.state_entry("statestore", _state_key(1, "order-17"))
+    assert entry is not None
+    assert entry.ttl_seconds == 3600
+    record = json.loads(entry.value)
+    assert (record["status"], record["body"]["id"]) == ("done", first.json()["id"])
+    with sqlite3.connect(tmp_path / "service.db") as connection:
+        assert connection.execute("SELECT count(*) FROM idempotency_keys").fetchone() == (0,)
+
+
+def test_pending_key_is_conflict(service: DaprService) -> None:
+    client = service.create_user("racer")
+    body = {"title": "slow"}
+    body_hash = hashlib.sha256(
+        json.dumps(
+            {**_full_body(client, body)}, sort_keys=True, separators=(",", ":"), default=str
+        ).encode()
+    ).hexdigest()
+    pending = json.dumps({"status": "pending", "request_hash": body_hash}).encode()
+    with service.sidecar.recorder.lock:
+        service.sidecar.recorder.state[("statestore", _state_key(1, "k-1"))] = _entry(pending)
+
+    response = client.post("/api/tasks", json=body, headers={"Idempotency-Key": "k-1"})
+
+    assert response.status_code == 409
+    assert "is still being processed" in response.json()["detail"]
+
+
+def test_state_store_down_is_503(service: DaprService) -> None:
+    client = service.create_user("offline")
+    service.sidecar.stop()
+
+    keyed = client.post("/api/tasks", json={"title": "k"}, headers={"Idempotency-Key": "k-2"})
+    plain = client.post("/api/tasks", json={"title": "plain"})
+
+    assert keyed.status_code == 503
+    assert keyed.headers["Retry-After"] == "5"
+    assert "in the Dapr state store 'statestore' failed (UNAVAILABLE" in keyed.json()["detail"]
+    assert plain.status_code == 201
+
+
+def _full_body(client: httpx.Client, body: dict[str, str]) -> dict[str, object]:
+    """Return the validated request body whose hash the service stores for a key."""
+    from taskora.server.domain.tasks import TaskCreate
+
+    return TaskCreate.model_validate(body).model_dump(mode="json")
+
+
+def _entry(value: bytes):  # type: ignore[no-untyped-def]
+    from tests.support.dapr_sidecar import StateEntry
+
+    return StateEntry(value=value, etag="900", expires_at=None, ttl_seconds=60)
