@@ -24,11 +24,7 @@ def check_recurrence(
     if json_output:
         output.write_json(result, indent=False)
         return
-    Console().print(
-        f"Examined {result['examined']} completed recurring tasks without a next occurrence; "
-        f"created {result['created']} occurrences.",
-        soft_wrap=True,
-    )
+    Console().print(recurrence_summary(result["examined"], result["created"]), soft_wrap=True)
 
 
 @reminders_app.command(
@@ -43,6 +39,16 @@ def check_reminders(
     if json_output:
         output.write_json(result, indent=False)
         return
-    Console().print(
-        f"Examined {result['examined']} due reminders; sent {result['sent']}.", soft_wrap=True
-    )
+    Console().print(reminder_summary(result["examined"], result["sent"]), soft_wrap=True)
+
+
+def recurrence_summary(examined: int, created: int) -> str:
+    """Return the sentence that reports a recurrence check, in singular or plural."""
+    tasks = output.count_noun(examined, "completed recurring task")
+    occurrences = output.count_noun(created, "occurrence")
+    return f"Examined {tasks} without a next occurrence; created {occurrences}."
+
+
+def reminder_summary(examined: int, sent: int) -> str:
+    """Return the sentence that reports a reminder check, in singular or plural."""
+    return f"Examined {output.count_noun(examined, 'due reminder')}; sent {sent}."

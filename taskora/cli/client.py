@@ -456,6 +456,24 @@ def error_for_response(
     )
 
 
+NEXT_TASK_PATH = re.compile(r"/api/tasks/(?P<id>\d+)")
+
+
+def next_task_id(link: Mapping[str, str] | None) -> int | None:
+    """Return the task id that a ``rel="next"`` link names, or None without a link."""
+    if link is None:
+        return None
+    target = link.get("url", "")
+    match = NEXT_TASK_PATH.fullmatch(urlsplit(target).path)
+    if match is None:
+        raise TaskoraError(
+            f'the server sent a rel="next" link to {target!r}, which is not a task. Check '
+            "that --url points at a Taskora server.",
+            exit_code=ExitCode.ERROR,
+        )
+    return int(match["id"])
+
+
 class TaskoraClient:
     """A synchronous client for the Taskora HTTP API, used as a context manager.
 
@@ -729,16 +747,17 @@ class TaskoraClient:
             map_error=conflict,
         )
 
-    def complete_task(self, task_id: int) -> dict[str, Any]:
-        """Mark a task completed. Completing a completed task changes nothing."""
+    def complete_task(self, task_id: int) -> tuple[dict[str, Any], int | None]:
+        """Mark a task completed; return it and the id of its series' next occurrence.
+
+        The server names that occurrence in a ``Link: </api/tasks/107>; rel="next"`` header
+        (RFC 8288). Completing a completed task changes nothing.
+        """
+        path = f"/api/tasks/{task_id}/complete"
         # Completing twice has the effect of completing once, so any failure is retried.
-        return self._request_object(
-            "POST",
-            f"/api/tasks/{task_id}/complete",
-            TASK_KEYS,
-            retry=Retry.ALWAYS,
-            task_id=task_id,
-        )
+        response = self._send("POST", path, retry=Retry.ALWAYS, task_id=task_id)
+        task = self._check_object("POST", path, self._decode("POST", path, response), TASK_KEYS)
+        return task, next_task_id(response.links.get("next"))
 
     def reopen_task(self, task_id: int) -> dict[str, Any]:
         """Mark a task pending again. Reopening a pending task changes nothing."""
@@ -766,16 +785,22 @@ class TaskoraClient:
         """Run a recurrence or reminder check. Checks are idempotent, so failures are retried."""
         return self._request_object("POST", path, expected_keys, retry=Retry.ALWAYS)
 
-    def delete_task(self, task_id: int) -> None:
-        """Delete a task."""
+    def delete_task(self, task_id: int, *, series: bool = False) -> int | None:
+        """Delete a task; with ``series`` also end its series.
+
+        Deleting one pending occurrence of a series skips it, and the id of the occurrence
+        created after it is returned.
+        """
         # A repeated DELETE after a lost response would answer 404 for the task that the
         # first attempt deleted, so only an unsent request is sent again.
-        self._send(
+        response = self._send(
             "DELETE",
             f"/api/tasks/{task_id}",
             retry=Retry.UNSENT,
+            params=[("series", "true")] if series else None,
             task_id=task_id,
         )
+        return next_task_id(response.links.get("next"))
 
     def follow_events(
         self,

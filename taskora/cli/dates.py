@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -150,7 +150,7 @@ def _localize(wall_clock: datetime, zone: tzinfo) -> datetime:
     that occurs twice takes its first occurrence.
     """
     attached = wall_clock.replace(tzinfo=zone, fold=0)
-    return attached.astimezone(timezone.utc).astimezone(zone)
+    return attached.astimezone(UTC).astimezone(zone)
 
 
 def _add_relative(
@@ -205,3 +205,140 @@ def _parse_iso(text: str, get_zone: Callable[[], tzinfo]) -> datetime | date:
     if moment.tzinfo is None:
         return _localize(moment, get_zone())
     return moment
+
+
+# --- reminder offsets -----------------------------------------------------------------
+
+# The longest reminder offset the CLI sends. For this limit a month counts as 31 days and a
+# year as 366, the longest they can be, so P1Y and P12M are over it while P365D is not.
+MAX_REMINDER_OFFSET = timedelta(days=365)
+
+REMINDER_FORMS = (
+    "minutes, hours, days and weeks, alone or combined from largest to smallest unit "
+    "(15m, 2h, 1h30m, 2d12h, 1w) or an ISO 8601 duration (PT15M, P1DT12H)"
+)
+
+# The units of a shorthand offset, largest first. Each may appear once, in this order.
+_OFFSET_UNITS = ("w", "d", "h", "m")
+_OFFSET_TERM = re.compile(r"(?P<amount>\d+)\s*(?P<unit>[a-z]+)")
+_ISO_DURATION = re.compile(
+    r"P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?"
+)
+
+
+class InvalidOffset(ValueError):
+    """A reminder offset that is malformed, uses seconds or exceeds the maximum."""
+
+
+def parse_reminder_offset(value: str) -> str:
+    """Turn a reminder offset such as ``1h30m`` or ``PT90M`` into an ISO 8601 duration.
+
+    Shorthand terms combine from the largest unit to the smallest (``1w2d``, ``2d12h``,
+    ``1h30m``), each unit once. Weeks combined with days become days (``1w2d`` is ``P9D``).
+    Seconds are rejected in both forms, because a reminder is about minutes at the finest,
+    and so is any offset over :data:`MAX_REMINDER_OFFSET`. Raise :class:`InvalidOffset`
+    naming the value.
+    """
+    text = "".join(value.split())
+    if not text:
+        raise InvalidOffset(f"the reminder offset is empty. Use {REMINDER_FORMS}.")
+    if text[0] in "pP":
+        amounts = _iso_amounts(value, text.upper())
+    else:
+        amounts = _shorthand_amounts(value, text.lower())
+
+    if amounts.get("seconds"):
+        raise _seconds_error(value)
+    longest = timedelta(
+        days=amounts.get("years", 0) * 366
+        + amounts.get("months", 0) * 31
+        + amounts.get("weeks", 0) * 7
+        + amounts.get("days", 0),
+        hours=amounts.get("hours", 0),
+        minutes=amounts.get("minutes", 0),
+    )
+    if longest > MAX_REMINDER_OFFSET:
+        raise InvalidOffset(
+            f"{value!r} is longer than {MAX_REMINDER_OFFSET.days} days, the longest reminder "
+            "offset. Use a shorter one, such as 52w or 365d."
+        )
+    return _format_duration(amounts)
+
+
+def _seconds_error(value: str) -> InvalidOffset:
+    return InvalidOffset(
+        f"{value!r} uses seconds, which reminder offsets do not accept. Round it to minutes "
+        "or longer, such as 2m or 1h30m."
+    )
+
+
+def _iso_amounts(value: str, text: str) -> dict[str, int]:
+    amounts = iso_duration_amounts(text)
+    if amounts is None:
+        raise InvalidOffset(f"{value!r} is not a reminder offset. Use {REMINDER_FORMS}.")
+    return amounts
+
+
+def _shorthand_amounts(value: str, text: str) -> dict[str, int]:
+    """Return the amount of each unit of a shorthand offset such as ``2d12h``."""
+    names = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+    amounts: dict[str, int] = {}
+    position = 0
+    previous_rank = -1
+    for term in _OFFSET_TERM.finditer(text):
+        if term.start() != position:
+            break
+        unit = term["unit"]
+        if unit in ("s", "sec", "secs", "second", "seconds"):
+            raise _seconds_error(value)
+        if unit not in _OFFSET_UNITS:
+            raise InvalidOffset(
+                f"{unit!r} in {value!r} is not a unit of reminder offsets. Use m (minutes), "
+                "h (hours), d (days) or w (weeks), such as 1h30m."
+            )
+        rank = _OFFSET_UNITS.index(unit)
+        if rank <= previous_rank:
+            raise InvalidOffset(
+                f"{value!r} repeats a unit or puts a smaller one first. Write each unit once, "
+                "from weeks to minutes, such as 1w2d or 2h30m."
+            )
+        previous_rank = rank
+        amounts[names[unit]] = int(term["amount"])
+        position = term.end()
+    if position != len(text) or not amounts:
+        raise InvalidOffset(f"{value!r} is not a reminder offset. Use {REMINDER_FORMS}.")
+    return amounts
+
+
+def _format_duration(amounts: dict[str, int]) -> str:
+    """Format amounts by unit name as an ISO 8601 duration, dropping zero terms."""
+    weeks, days = amounts.get("weeks", 0), amounts.get("days", 0)
+    if weeks and days:
+        weeks, days = 0, weeks * 7 + days
+    date_part = "".join(
+        f"{amount}{letter}"
+        for amount, letter in (
+            (amounts.get("years", 0), "Y"),
+            (amounts.get("months", 0), "M"),
+            (weeks, "W"),
+            (days, "D"),
+        )
+        if amount
+    )
+    time_part = "".join(
+        f"{amount}{letter}"
+        for amount, letter in ((amounts.get("hours", 0), "H"), (amounts.get("minutes", 0), "M"))
+        if amount
+    )
+    if not date_part and not time_part:
+        return "PT0M"
+    return f"P{date_part}" + (f"T{time_part}" if time_part else "")
+
+
+def iso_duration_amounts(text: str) -> dict[str, int] | None:
+    """Return the amount of each unit of an ISO 8601 duration, or None if it is not one."""
+    match = _ISO_DURATION.fullmatch(text.strip().upper())
+    if match is None:
+        return None
+    return {name: int(amount or 0) for name, amount in match.groupdict().items()}

@@ -1,16 +1,26 @@
-"""Rendering of tasks and events for the terminal (Rich) and for scripts (JSON)."""
+"""Rendering of tasks and events for the terminal (Rich) and for scripts (JSON).
+
+Every time of a task (due, reminder, created, updated, completed, next dates) and the time
+of an event about a task is shown in that task's own time zone, with the zone's
+abbreviation. The machine's time zone is never used. A task without a time zone, or with
+one that this machine's time zone database lacks, is shown in UTC.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dateutil.relativedelta import relativedelta
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from taskora.cli import dates
 
 PRIORITY_STYLES = {"low": "dim", "medium": "", "high": "yellow", "urgent": "bold red"}
 STATUS_STYLES = {"pending": "cyan", "completed": "green"}
@@ -19,10 +29,14 @@ EVENT_STYLES = {
     "task.updated": "yellow",
     "task.completed": "green",
     "task.deleted": "red",
+    "task.recurred": "cyan",
+    "task.reminder": "magenta",
 }
 
-TABLE_TIME_FORMAT = "%Y-%m-%d %H:%M"
+TABLE_TIME_FORMAT = "%Y-%m-%d %H:%M %Z"
 DETAIL_TIME_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
+NEXT_DATE_FORMAT = "%a %Y-%m-%d %H:%M %Z"
+EVENT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
 
 
 def parse_timestamp(value: str | None) -> datetime | None:
@@ -35,16 +49,68 @@ def parse_timestamp(value: str | None) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         # The API always sends UTC, so a missing offset can only mean UTC.
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed
 
 
-def format_local_time(value: str | None, time_format: str = TABLE_TIME_FORMAT) -> str:
-    """Format an API timestamp in the local time zone, or return the text unchanged."""
+def task_zone(task: Mapping[str, Any]) -> tzinfo:
+    """Return the task's IANA time zone, or UTC when it has none or this machine lacks it."""
+    name = task.get("timezone")
+    if not isinstance(name, str) or not name:
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def format_task_time(
+    value: str | None, task: Mapping[str, Any], time_format: str = TABLE_TIME_FORMAT
+) -> str:
+    """Format an API timestamp in the task's time zone, or return the text unchanged."""
     parsed = parse_timestamp(value)
     if parsed is None:
         return value or ""
-    return parsed.astimezone().strftime(time_format)
+    return format_moment(parsed, task, time_format)
+
+
+def format_moment(
+    moment: datetime, task: Mapping[str, Any], time_format: str = TABLE_TIME_FORMAT
+) -> str:
+    """Format an aware datetime in the task's time zone."""
+    return moment.astimezone(task_zone(task)).strftime(time_format)
+
+
+def reminder_time(task: Mapping[str, Any]) -> datetime | None:
+    """Return when the task's reminder is due, or None without a due time or reminder.
+
+    It follows the server's rule: the years, months, weeks and days of ``remind_before``
+    are calendar units on wall time in the task's time zone, and hours and minutes are
+    exact, subtracted after them.
+    """
+    due = parse_timestamp(task.get("due_at"))
+    offset = task.get("remind_before")
+    if due is None or not isinstance(offset, str):
+        return None
+    amounts = dates.iso_duration_amounts(offset)
+    if amounts is None:
+        return None
+
+    zone = task_zone(task)
+    moment = due.astimezone(UTC)
+    calendar = relativedelta(
+        years=amounts["years"],
+        months=amounts["months"],
+        weeks=amounts["weeks"],
+        days=amounts["days"],
+    )
+    if calendar:
+        wall = moment.astimezone(zone).replace(tzinfo=None) - calendar
+        moment = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    exact = timedelta(
+        hours=amounts["hours"], minutes=amounts["minutes"], seconds=amounts["seconds"]
+    )
+    return moment - exact
 
 
 def _is_overdue(task: Mapping[str, Any], now: datetime) -> bool:
@@ -60,7 +126,7 @@ def _styled(text: str, style: str) -> str:
 
 def tasks_table(tasks: Sequence[Mapping[str, Any]], *, now: datetime | None = None) -> Table:
     """Build the table for ``taskora tasks list``, with overdue due dates in red."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     table = Table(show_edge=False, header_style="bold")
     table.add_column("id", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
@@ -72,7 +138,7 @@ def tasks_table(tasks: Sequence[Mapping[str, Any]], *, now: datetime | None = No
     for task in tasks:
         status = str(task.get("status", ""))
         priority = str(task.get("priority", ""))
-        due = format_local_time(task.get("due_at"))
+        due = format_task_time(task.get("due_at"), task)
         table.add_row(
             str(task.get("id", "")),
             _styled(status, STATUS_STYLES.get(status, "")),
@@ -98,13 +164,13 @@ def task_details(task: Mapping[str, Any]) -> Table:
         ("status", _styled(status, STATUS_STYLES.get(status, ""))),
         ("priority", _styled(priority, PRIORITY_STYLES.get(priority, ""))),
         ("tags", escape(", ".join(task.get("tags") or [])) or "-"),
-        ("due", escape(format_local_time(task.get("due_at"), DETAIL_TIME_FORMAT)) or "-"),
+        ("due", escape(format_task_time(task.get("due_at"), task, DETAIL_TIME_FORMAT)) or "-"),
         *_schedule_rows(task),
-        ("created", escape(format_local_time(task.get("created_at"), DETAIL_TIME_FORMAT))),
-        ("updated", escape(format_local_time(task.get("updated_at"), DETAIL_TIME_FORMAT))),
+        ("created", escape(format_task_time(task.get("created_at"), task, DETAIL_TIME_FORMAT))),
+        ("updated", escape(format_task_time(task.get("updated_at"), task, DETAIL_TIME_FORMAT))),
     ]
     if task.get("completed_at"):
-        completed = format_local_time(task.get("completed_at"), DETAIL_TIME_FORMAT)
+        completed = format_task_time(task.get("completed_at"), task, DETAIL_TIME_FORMAT)
         rows.append(("completed", escape(completed)))
     rows.append(("version", escape(str(task.get("version", "")))))
     rows.append(("description", escape(str(task.get("description") or "")) or "-"))
@@ -124,11 +190,13 @@ def _schedule_rows(task: Mapping[str, Any]) -> list[tuple[str, str]]:
         anchor = recurrence.get("anchor") or "due"
         # The anchor decides what the next occurrence counts from, so it is shown in words.
         counted_from = "the due time" if anchor == "due" else f"the {anchor}"
-        rows.append(
-            ("recurrence", escape(f"{recurrence['rule']}, counted from {counted_from}"))
-        )
+        rows.append(("recurrence", escape(f"{recurrence['rule']}, counted from {counted_from}")))
     if task.get("remind_before"):
-        rows.append(("reminder", escape(f"{task['remind_before']} before the due time")))
+        reminder = f"{task['remind_before']} before the due time"
+        remind_at = reminder_time(task)
+        if remind_at is not None:
+            reminder += f", at {format_moment(remind_at, task, DETAIL_TIME_FORMAT)}"
+        rows.append(("reminder", escape(reminder)))
     return rows
 
 
@@ -171,26 +239,50 @@ def write_json(value: Any, *, indent: bool, stream: TextIO | None = None) -> Non
 SEQUENCE_COLUMN_WIDTH = 7
 
 
-def event_line(
-    cloudevent: Mapping[str, Any], event_type: str, sequence: int | None = None
-) -> str:
-    """Format one event as ``#sequence  time  type  task id  title`` in Rich markup.
+def event_line(cloudevent: Mapping[str, Any], event_type: str, sequence: int | None = None) -> str:
+    """Format one event as ``#sequence  time  type  task id  title  schedule`` in Rich markup.
 
     ``sequence`` is the event's number in the server's event log, the value that
-    ``--since`` takes, shown as ``#-`` when the server sent none. The time is local time.
+    ``--since`` takes, shown as ``#-`` when the server sent none. The event's time and the
+    task's times are in the task's time zone. The schedule part is the reminder time (with
+    "(late)" when the server sent it late) for task.reminder, else the due time, and is left
+    out when the task has no due time.
     """
     data = cloudevent.get("data")
     data = data if isinstance(data, Mapping) else {}
     label = f"#{sequence}" if sequence is not None else "#-"
-    when = format_local_time(cloudevent.get("time"), "%Y-%m-%d %H:%M:%S")
+    when = format_task_time(cloudevent.get("time"), data, EVENT_TIME_FORMAT)
     task_id = data.get("id", cloudevent.get("subject", "?"))
     title = str(data.get("title", ""))
     style = EVENT_STYLES.get(event_type, "")
-    return (
+    line = (
         f"{label:<{SEQUENCE_COLUMN_WIDTH}}  {escape(when)}  "
         f"{_styled(f'{event_type:<15}', style)}  "
         f"task {escape(str(task_id))}  {escape(title)}"
     )
+    schedule = _event_schedule(data, event_type)
+    return f"{line}  {escape(schedule)}" if schedule else line
+
+
+def _event_schedule(data: Mapping[str, Any], event_type: str) -> str:
+    """Return ``reminder at ..., due ... (late)`` for a reminder, ``due ...`` for others."""
+    due = format_task_time(data.get("due_at"), data)
+    if event_type != "task.reminder":
+        return f"due {due}" if due else ""
+    remind_at = format_task_time(data.get("remind_at"), data)
+    parts = [f"reminder at {remind_at}"] if remind_at else []
+    if due:
+        parts.append(f"due {due}")
+    text = ", ".join(parts)
+    if data.get("late") is True:
+        text += " (late)"
+    return text
+
+
+def count_noun(count: int, singular: str, plural: str | None = None) -> str:
+    """Return ``1 task`` or ``3 tasks``: the count with the noun in the matching number."""
+    noun = singular if count == 1 else (plural or f"{singular}s")
+    return f"{count} {noun}"
 
 
 def event_with_sequence(cloudevent: Mapping[str, Any], sequence: int | None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from enum import Enum
 from typing import Annotated, Any
 
@@ -59,6 +59,11 @@ EDIT_DUE_ZONE_HELP = (
 LIST_DUE_ZONE_HELP = (
     "Times without an offset, dates, today, tomorrow, weekdays and +3d are read in your "
     "account's time zone (taskora fetches it from the server)."
+)
+
+TIMES_HELP = (
+    "Every time of a task (due, reminder, created, updated, completed and next dates) is "
+    "shown in the task's own time zone, with the zone's abbreviation."
 )
 
 
@@ -164,7 +169,7 @@ def parse_zone_option(name: str | None) -> tzinfo | None:
 
 def utc_now() -> datetime:
     """Return the current time in UTC, the ``now`` that every time option is parsed against."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def parse_due_option(value: str | None, now: datetime, zone: dates.ZoneSource) -> str | None:
@@ -226,38 +231,192 @@ def task_zone(task: dict[str, Any]) -> tzinfo:
     return zone_from_server(task.get("timezone"), f"task {task.get('id')}")
 
 
-REMIND_SHORTHAND = re.compile(r"^(\d+)\s*([mhdw])$", re.IGNORECASE)
-
-
 def parse_remind(value: str) -> str:
-    """Turn ``15m``, ``2h``, ``1d`` or ``1w`` into an ISO 8601 duration; pass ISO ones on."""
-    text = value.strip()
-    match = REMIND_SHORTHAND.fullmatch(text)
-    if match is None:
-        if text.upper().startswith("P"):
-            return text.upper()
-        raise typer.BadParameter(
-            f"{value!r} is not a reminder offset: use 15m, 2h, 1d, 1w or an ISO 8601 "
-            "duration such as PT15M",
-            param_hint="'--remind'",
-        )
-    amount, unit = match.group(1), match.group(2).lower()
-    return {"m": f"PT{amount}M", "h": f"PT{amount}H", "d": f"P{amount}D", "w": f"P{amount}W"}[unit]
+    """Turn ``--remind`` (``15m``, ``1h30m``, ``2d12h``, ``1w`` or ISO 8601) into ISO 8601."""
+    try:
+        return dates.parse_reminder_offset(value)
+    except dates.InvalidOffset as error:
+        raise typer.BadParameter(str(error), param_hint="'--remind'") from None
+
+
+# --- recurrence options ---------------------------------------------------------------
+
+# The words that presets accept for weekdays and ordinals, as the server reads them. The
+# client only uses them to name a mistyped word before sending the request; the server
+# decides what a preset means.
+PRESET_WEEKDAYS = frozenset({
+    "mo", "mon", "monday", "tu", "tue", "tues", "tuesday", "we", "wed", "wednesday",
+    "th", "thu", "thur", "thurs", "thursday", "fr", "fri", "friday",
+    "sa", "sat", "saturday", "su", "sun", "sunday",
+})  # fmt: skip
+PRESET_ORDINALS = frozenset(
+    ["1st", "first", "2nd", "second", "3rd", "third", "4th", "fourth", "5th", "fifth", "last"]
+)
+WEEKDAY_HINT = "Use mon, tue, wed, thu, fri, sat or sun."
+EVERY_HINT = (
+    "After every, use weekdays (every mon,wed), a unit (every 3 days) or an ordinal and "
+    "a weekday (every 3rd fri)."
+)
+ORDINAL_HINT = "Use 1st, 2nd, 3rd, 4th, 5th or last."
+
+_WEEKLY_ON = re.compile(r"(?:weekly|every (?:\d+ )?weeks?) on (?P<days>.+)")
+_MONTHLY_ON = re.compile(r"(?:monthly|every (?:\d+ )?months?) on (?P<what>.+)")
+_DAY_NUMBER = re.compile(r"(?:the )?(?:day (?P<plain>\d+)|(?P<ordinal>\d+)(?:st|nd|rd|th))")
+_NTH_WEEKDAY = re.compile(r"(?:the )?(?P<ordinal>[a-z0-9]+) (?P<weekday>[a-z]+)")
+_EVERY_UNIT = re.compile(r"every (?:\d+ )?(?:day|week|month|year)s?")
+_EVERY_WORDS = re.compile(r"every (?P<words>[a-z0-9][a-z0-9, ]*)")
+
+
+def describe_preset_problem(preset: str) -> str | None:
+    """Name the word of an ``--every`` preset that the server cannot read, if one is clear.
+
+    Return a message such as "'funday' is not a weekday in 'weekly on funday'" for a
+    preset whose shape is known but one of whose words is not, and None otherwise, in
+    which case the server judges the preset.
+    """
+    text = " ".join(preset.strip().lower().split()).replace(" ,", ",").replace(", ", ",")
+    text = text.replace("every other ", "every 2 ")
+    if match := _WEEKLY_ON.fullmatch(text):
+        return _weekday_problem(match["days"], preset)
+    if match := _MONTHLY_ON.fullmatch(text):
+        return _monthly_problem(match["what"], preset)
+    if _EVERY_UNIT.fullmatch(text) or text == "every weekday":
+        return None
+    if match := _EVERY_WORDS.fullmatch(text):
+        words = match["words"]
+        nth = _NTH_WEEKDAY.fullmatch(words)
+        if nth is not None and (nth["ordinal"] in PRESET_ORDINALS or nth["ordinal"][0].isdigit()):
+            return _nth_problem(nth["ordinal"], nth["weekday"], preset)
+        return _weekday_problem(words, preset, EVERY_HINT)
+    return None
+
+
+def _weekday_problem(days: str, preset: str, hint: str = WEEKDAY_HINT) -> str | None:
+    for word in re.split(r"[ ,]+", days):
+        if word and word != "and" and word not in PRESET_WEEKDAYS:
+            return f"{word!r} is not a weekday in {preset!r}. {hint}"
+    return None
+
+
+def _monthly_problem(what: str, preset: str) -> str | None:
+    if what in ("the last day", "last day"):
+        return None
+    if day := _DAY_NUMBER.fullmatch(what):
+        number = int(day["plain"] or day["ordinal"])
+        if not 1 <= number <= 31:
+            return f"{number} is not a day of the month in {preset!r}. Use 1 to 31."
+        return None
+    if nth := _NTH_WEEKDAY.fullmatch(what):
+        return _nth_problem(nth["ordinal"], nth["weekday"], preset)
+    return None
+
+
+def _nth_problem(ordinal: str, weekday: str, preset: str) -> str | None:
+    if ordinal not in PRESET_ORDINALS:
+        return f"{ordinal!r} is not an ordinal in {preset!r}. {ORDINAL_HINT}"
+    if weekday not in PRESET_WEEKDAYS:
+        return f"{weekday!r} is not a weekday in {preset!r}. {WEEKDAY_HINT}"
+    return None
+
+
+def check_preset(preset: str) -> None:
+    """Raise a usage error naming the mistyped word of an ``--every`` preset, if one is clear."""
+    problem = describe_preset_problem(preset)
+    if problem is not None:
+        raise typer.BadParameter(problem, param_hint="'--every'")
+
+
+@contextlib.contextmanager
+def shorter_preset_errors(preset: str | None) -> Iterator[None]:
+    """Replace the server's error for an unknown ``--every`` preset with a shorter one.
+
+    The server answers an unknown preset with the list of every form it accepts. The CLI
+    names the rejected text and points at ``--help``, which lists the same forms. Every
+    other error passes unchanged.
+    """
+    try:
+        yield
+    except TaskoraError as error:
+        unknown = error.exit_code == ExitCode.USAGE and "unknown recurrence" in error.message
+        if preset is None or not unknown:
+            raise
+        raise TaskoraError(
+            f"--every {preset!r} is not a preset the server knows. See `taskora tasks add "
+            "--help` for the presets, or pass an RFC 5545 rule with --rrule.",
+            exit_code=ExitCode.USAGE,
+        ) from error
+
+
+def anchor_value(from_completion: bool | None) -> str | None:
+    """Return the ``anchor`` of ``--from-completion`` (True) or ``--from-due`` (False)."""
+    if from_completion is None:
+        return None
+    return "completion" if from_completion else "due"
 
 
 def build_recurrence(
-    every: str | None, rrule: str | None, from_completion: bool
+    every: str | None, rrule: str | None, from_completion: bool | None
 ) -> dict[str, str] | None:
-    """Return the ``recurrence`` body field for the repeat options, or None."""
+    """Return the ``recurrence`` body field of ``add`` for the repeat options, or None."""
     if every is not None and rrule is not None:
         raise _usage_error("--every and --rrule both set how the task repeats: give one")
     if every is None and rrule is None:
-        if from_completion:
-            raise _usage_error("--from-completion needs --every or --rrule")
+        if from_completion is not None:
+            flag = "--from-completion" if from_completion else "--from-due"
+            raise _usage_error(f"{flag} needs --every or --rrule")
         return None
+    if every is not None:
+        check_preset(every)
     recurrence = {"preset": every} if every is not None else {"rule": rrule or ""}
-    recurrence["anchor"] = "completion" if from_completion else "due"
+    recurrence["anchor"] = anchor_value(from_completion) or "due"
     return recurrence
+
+
+def check_needs_due(
+    due: str | None, *, every: str | None, rrule: str | None, remind: str | None
+) -> None:
+    """Raise a usage error when ``add`` gets a repeat or reminder option without ``--due``."""
+    if due is not None:
+        return
+    if every is not None or rrule is not None:
+        option = "--every" if every is not None else "--rrule"
+        raise _usage_error(f"{option} needs --due: a repeating task needs a due date.")
+    if remind is not None:
+        raise _usage_error("--remind needs --due: a reminder is counted back from the due date.")
+
+
+def build_edit_recurrence(
+    current: dict[str, Any],
+    *,
+    every: str | None,
+    rrule: str | None,
+    from_completion: bool | None,
+) -> dict[str, str] | None:
+    """Return the ``recurrence`` that ``edit`` sends, or None when the rule stays as it is.
+
+    A new rule keeps the task's anchor unless --from-completion or --from-due is given,
+    and an anchor option alone changes the anchor of the task's rule. ``--no-repeat`` is
+    handled by :func:`build_edit_fields`.
+    """
+    anchor = anchor_value(from_completion)
+    existing = current.get("recurrence")
+    existing = existing if isinstance(existing, dict) else None
+    if anchor is None and existing is not None:
+        anchor = str(existing.get("anchor") or "due")
+
+    if every is not None:
+        check_preset(every)
+        return {"preset": every, "anchor": anchor or "due"}
+    if rrule is not None:
+        return {"rule": rrule, "anchor": anchor or "due"}
+    if from_completion is None:
+        return None
+    if existing is None or not existing.get("rule"):
+        flag = "--from-completion" if from_completion else "--from-due"
+        raise _usage_error(
+            f"task {current.get('id')} does not repeat, so {flag} needs --every or --rrule."
+        )
+    return {"rule": str(existing["rule"]), "anchor": anchor or "due"}
 
 
 def build_task_fields(
@@ -366,11 +525,17 @@ def build_edit_fields(
     no_due: bool = False,
     timezone_name: str | None = None,
     status: Status | None = None,
+    recurrence: dict[str, str] | None = None,
+    no_repeat: bool = False,
+    remind_before: str | None = None,
+    no_remind: bool = False,
 ) -> tuple[dict[str, Any], list[str]]:
     """Return the ``PATCH`` body for the options given, and the removed tags not present.
 
     ``current`` is the task as the server returned it, against which ``add_tags`` and
-    ``remove_tags`` are applied. The option combinations must have passed
+    ``remove_tags`` are applied. ``recurrence`` is the value from
+    :func:`build_edit_recurrence`, and ``no_repeat`` and ``no_remind`` send null to clear
+    the rule and the reminder. The option combinations must have passed
     :func:`check_edit_options`.
     """
     fields: dict[str, Any] = {}
@@ -388,6 +553,14 @@ def build_edit_fields(
         fields["due_at"] = due_at
     elif no_due:
         fields["due_at"] = None
+    if recurrence is not None:
+        fields["recurrence"] = recurrence
+    elif no_repeat:
+        fields["recurrence"] = None
+    if remind_before is not None:
+        fields["remind_before"] = remind_before
+    elif no_remind:
+        fields["remind_before"] = None
 
     missing: list[str] = []
     if no_tags:
@@ -416,8 +589,23 @@ def check_edit_options(
     no_due: bool,
     timezone_name: str | None,
     status: Status | None,
+    every: str | None = None,
+    rrule: str | None = None,
+    from_completion: bool | None = None,
+    no_repeat: bool = False,
+    remind: str | None = None,
+    no_remind: bool = False,
 ) -> None:
     """Raise a usage error for contradictory options or for no change at all."""
+    _check_schedule_options(
+        every=every,
+        rrule=rrule,
+        from_completion=from_completion,
+        no_repeat=no_repeat,
+        remind=remind,
+        no_remind=no_remind,
+        no_due=no_due,
+    )
     if no_tags and (tags or add_tags or remove_tags):
         raise _usage_error("--no-tags cannot be combined with --tag, --add-tag or --remove-tag.")
     if tags and (add_tags or remove_tags):
@@ -433,14 +621,61 @@ def check_edit_options(
     if due is not None and no_due:
         raise _usage_error("--due and --no-due cannot be combined.")
 
-    changes = (title, description, priority, due, timezone_name, status)
-    if all(value is None for value in changes) and not (
-        tags or add_tags or remove_tags or no_tags or no_due
-    ):
+    changes = (title, description, priority, due, timezone_name, status, every, rrule, remind)
+    flags = (tags, add_tags, remove_tags, no_tags, no_due, no_repeat, no_remind)
+    if all(value is None for value in changes) and from_completion is None and not any(flags):
         raise _usage_error(
             "nothing to change. Give at least one of --title, --description, --priority, "
-            "--tag, --add-tag, --remove-tag, --no-tags, --due, --no-due, --timezone or --status."
+            "--tag, --add-tag, --remove-tag, --no-tags, --due, --no-due, --timezone, --status, "
+            "--every, --rrule, --from-completion, --from-due, --no-repeat, --remind or "
+            "--no-remind."
         )
+
+
+def _check_schedule_options(
+    *,
+    every: str | None,
+    rrule: str | None,
+    from_completion: bool | None,
+    no_repeat: bool,
+    remind: str | None,
+    no_remind: bool,
+    no_due: bool,
+) -> None:
+    """Raise a usage error for contradictory repeat and reminder options of ``edit``."""
+    if every is not None and rrule is not None:
+        raise _usage_error("--every and --rrule both set how the task repeats: give one.")
+    if no_repeat and (every is not None or rrule is not None or from_completion is not None):
+        raise _usage_error(
+            "--no-repeat removes the rule, so it cannot be combined with --every, --rrule, "
+            "--from-completion or --from-due."
+        )
+    if remind is not None and no_remind:
+        raise _usage_error("--remind and --no-remind cannot be combined.")
+    if no_due:
+        for option, value in (("--every", every), ("--rrule", rrule), ("--remind", remind)):
+            if value is not None:
+                raise _usage_error(
+                    f"{option} needs a due date, so it cannot be combined with --no-due."
+                )
+
+
+def check_task_has_due(
+    current: dict[str, Any],
+    due: str | None,
+    *,
+    every: str | None,
+    rrule: str | None,
+    remind: str | None,
+) -> None:
+    """Raise a usage error when ``edit`` sets a rule or reminder on a task without a due time."""
+    if due is not None or current.get("due_at"):
+        return
+    for option, value in (("--every", every), ("--rrule", rrule), ("--remind", remind)):
+        if value is not None:
+            raise _usage_error(
+                f"{option} needs a due date, and task {current.get('id')} has none. Pass --due too."
+            )
 
 
 # --- output helpers -------------------------------------------------------------------
@@ -521,8 +756,54 @@ EditTimezoneOption = Annotated[
     ),
 ]
 
+EVERY_HELP = (
+    "daily, weekdays, weekly, 'every 3 days', 'weekly on mon,wed', 'monthly on the 15th', "
+    "'monthly on the last day', 'every 3rd friday', yearly."
+)
+EveryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--every",
+        metavar="PRESET",
+        help=f"Repeat by a preset: {EVERY_HELP} Needs a due time.",
+    ),
+]
+RruleOption = Annotated[
+    str | None,
+    typer.Option(
+        "--rrule",
+        metavar="RULE",
+        help="Repeat by an RFC 5545 rule without DTSTART, such as FREQ=WEEKLY;BYDAY=MO,WE. "
+        "Needs a due time, which starts the series.",
+    ),
+]
+AnchorOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--from-completion/--from-due",
+        help="Count the next occurrence from when the task is completed, or from its due "
+        "time. Default: from the due time.",
+        show_default=False,
+    ),
+]
+RemindOption = Annotated[
+    str | None,
+    typer.Option(
+        "--remind",
+        metavar="BEFORE",
+        help="Send a task.reminder this long before the due time: minutes, hours, days and "
+        "weeks, alone or combined (15m, 1h30m, 2d12h, 1w), or ISO 8601 (PT15M). At most 365 "
+        "days; seconds are not accepted. Needs a due time.",
+    ),
+]
+
 
 @app.command(
+    help=(
+        "Create a task and print its id.\n\n"
+        "A request that fails with a connection error or a 502, 503 or 504 is retried up to "
+        "three times in all, and the server creates the task only once."
+    ),
     epilog=(
         "Examples:\n\n"
         "  taskora tasks add 'Buy milk'\n\n"
@@ -532,7 +813,7 @@ EditTimezoneOption = Annotated[
         "  taskora tasks add 'Gym' --due 'mon 18:00' --every 'weekly on mon,wed' --remind 30m\n\n"
         "  taskora tasks add 'Water plants' --due tomorrow --every 'every 3 days' "
         "--from-completion"
-    )
+    ),
 )
 def add(
     title: Annotated[str, typer.Argument(help="Title, 1 to 500 characters.", show_default=False)],
@@ -552,47 +833,18 @@ def add(
         typer.Option("--due", metavar="WHEN", help=f"Due time: {WHEN_HELP} {ADD_DUE_ZONE_HELP}"),
     ] = None,
     timezone_name: AddTimezoneOption = None,
-    every: Annotated[
-        str | None,
-        typer.Option(
-            "--every",
-            metavar="PHRASE",
-            help="Repeat: daily, weekdays, weekly, 'every 3 days', 'weekly on mon,wed', "
-            "'monthly on the 15th', 'monthly on the last day', 'every 3rd friday', yearly. "
-            "Needs --due.",
-        ),
-    ] = None,
-    rrule: Annotated[
-        str | None,
-        typer.Option(
-            "--rrule", metavar="RULE", help="Repeat by an RFC 5545 rule, such as FREQ=WEEKLY."
-        ),
-    ] = None,
-    from_completion: Annotated[
-        bool,
-        typer.Option(
-            "--from-completion",
-            help="Count the next date from when the task is completed, not from its due date.",
-        ),
-    ] = False,
-    remind: Annotated[
-        str | None,
-        typer.Option(
-            "--remind",
-            metavar="BEFORE",
-            help="Send a task.reminder this long before the due time: 15m, 2h, 1d, 1w or "
-            "ISO 8601 (PT15M). Needs --due.",
-        ),
-    ] = None,
+    every: EveryOption = None,
+    rrule: RruleOption = None,
+    from_completion: AnchorOption = None,
+    remind: RemindOption = None,
     json_output: JsonOption = False,
     url: UrlOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Create a task and print its id.
-
-    A request that fails with a connection error or a 502, 503 or 504 is retried up to
-    three times in all, and the server creates the task only once.
-    """
+    """Create a task and print its id."""
+    check_needs_due(due, every=every, rrule=rrule, remind=remind)
+    recurrence = build_recurrence(every, rrule, from_completion)
+    remind_before = None if remind is None else parse_remind(remind)
     zone = parse_zone_option(timezone_name)
     now = utc_now()
     # One key for every attempt of this command, so the server replays the first response
@@ -610,10 +862,11 @@ def add(
             tags,
             due_at,
             timezone_name,
-            recurrence=build_recurrence(every, rrule, from_completion),
-            remind_before=None if remind is None else parse_remind(remind),
+            recurrence=recurrence,
+            remind_before=remind_before,
         )
-        task = client.create_task(fields, idempotency_key=idempotency_key)
+        with shorter_preset_errors(every):
+            task = client.create_task(fields, idempotency_key=idempotency_key)
 
     if json_output:
         output.write_json(task, indent=True)
@@ -760,7 +1013,14 @@ def list_tasks(
         output.print_tasks(Console(), page)
 
 
-@app.command(epilog="Examples:\n\n  taskora tasks show 42\n\n  taskora tasks show 42 --json")
+@app.command(
+    help=(
+        "Show every field of one task, and the next dates of a repeating task.\n\n"
+        f"{TIMES_HELP} When the task is shown but its next dates cannot be read, the "
+        "command ends with an error and a non-zero exit code."
+    ),
+    epilog="Examples:\n\n  taskora tasks show 42\n\n  taskora tasks show 42 --json",
+)
 def show(
     task_id: TaskIdArgument,
     json_output: JsonOption = False,
@@ -776,8 +1036,7 @@ def show(
             try:
                 upcoming = client.upcoming_dates(task_id)
             except TaskoraError as error:
-                # The task itself was read, so it is still shown; a server without the
-                # occurrences route only costs the list of next dates.
+                # The task itself was read, so it is shown before the error is reported.
                 upcoming_error = error
 
     if json_output:
@@ -786,20 +1045,36 @@ def show(
     console = Console()
     output.print_task(console, task)
     if upcoming_error is not None:
-        console.print(f"[dim]Next dates unavailable: {escape(upcoming_error.message)}[/]")
+        raise TaskoraError(
+            f"the next dates of task {task_id} could not be read: {upcoming_error.message}",
+            exit_code=upcoming_error.exit_code,
+        ) from upcoming_error
     if upcoming:
         console.print("Next dates of the series:")
         for date in upcoming:
-            console.print(f"  {escape(output.format_local_time(date, '%a %Y-%m-%d %H:%M %Z'))}")
+            when = output.format_task_time(date, task, output.NEXT_DATE_FORMAT)
+            console.print(f"  {escape(when)}")
 
 
 @app.command(
+    help=(
+        "Change fields of a task, unless someone else changed it since it was read.\n\n"
+        "The command reads the task, then sends the change with the version it read (or "
+        "--if-version), so a change made in between fails with exit code 6 instead of being "
+        "overwritten.\n\n"
+        "A new rule applies from this task on. It keeps the task's anchor unless "
+        "--from-completion or --from-due is given, and either of those alone changes only "
+        "the anchor. --every, --rrule and --remind need a due time: the task's, or --due."
+    ),
     epilog=(
         "Examples:\n\n"
         "  taskora tasks edit 42 --title 'Buy oat milk' --priority high\n\n"
         "  taskora tasks edit 42 --add-tag errands --remove-tag home --due 'fri 17:00'\n\n"
-        "  taskora tasks edit 42 --no-due --if-version 3"
-    )
+        "  taskora tasks edit 42 --no-due --if-version 3\n\n"
+        "  taskora tasks edit 42 --every 'weekly on mon,thu' --remind 1h30m\n\n"
+        "  taskora tasks edit 42 --from-completion\n\n"
+        "  taskora tasks edit 42 --no-repeat --no-remind"
+    ),
 )
 def edit(
     task_id: TaskIdArgument,
@@ -855,6 +1130,27 @@ def edit(
         Status | None,
         typer.Option("--status", case_sensitive=False, help="Mark pending or completed."),
     ] = None,
+    every: EveryOption = None,
+    rrule: RruleOption = None,
+    from_completion: Annotated[
+        bool | None,
+        typer.Option(
+            "--from-completion/--from-due",
+            help="Count the next occurrence from when the task is completed, or from its due "
+            "time. Default: the task keeps its setting; a new rule counts from the due time "
+            "when the task had none.",
+            show_default=False,
+        ),
+    ] = None,
+    no_repeat: Annotated[
+        bool,
+        typer.Option(
+            "--no-repeat",
+            help="Remove the rule, so that completing the task creates no next occurrence.",
+        ),
+    ] = False,
+    remind: RemindOption = None,
+    no_remind: Annotated[bool, typer.Option("--no-remind", help="Remove the reminder.")] = False,
     if_version: Annotated[
         int | None,
         typer.Option(
@@ -868,14 +1164,7 @@ def edit(
     url: UrlOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Change fields of a task, unless someone else changed it since it was read.
-
-    The command reads the task, then sends the change with the version it read (or
-    --if-version), so a change made in between fails with exit code 6 instead of being
-    overwritten.
-    """
-    # NOTE: recurrence and remind_before have no options here or in `add` yet, so they can
-    # only be set through the HTTP API.
+    """Change fields of a task, unless someone else changed it since it was read."""
     tags, add_tags, remove_tags = tags or [], add_tags or [], remove_tags or []
     check_edit_options(
         title=title,
@@ -889,12 +1178,25 @@ def edit(
         no_due=no_due,
         timezone_name=timezone_name,
         status=status,
+        every=every,
+        rrule=rrule,
+        from_completion=from_completion,
+        no_repeat=no_repeat,
+        remind=remind,
+        no_remind=no_remind,
     )
+    remind_before = None if remind is None else parse_remind(remind)
     zone = parse_zone_option(timezone_name)
     now = utc_now()
 
     with open_client(url, token) as client:
         current, read_version = client.read_task(task_id)
+        check_task_has_due(current, due, every=every, rrule=rrule, remind=remind)
+        recurrence = None
+        if not no_repeat:
+            recurrence = build_edit_recurrence(
+                current, every=every, rrule=rrule, from_completion=from_completion
+            )
         # Without --timezone the task keeps its zone, which the server also uses to end a
         # date alone at 23:59:59.
         due_at = parse_due_option(
@@ -913,11 +1215,16 @@ def edit(
             no_due=no_due,
             timezone_name=timezone_name,
             status=status,
+            recurrence=recurrence,
+            no_repeat=no_repeat,
+            remind_before=remind_before,
+            no_remind=no_remind,
         )
         for tag in missing:
             _print_warning(f"task {task_id} has no tag {tag!r}, so there was nothing to remove.")
         version = if_version if if_version is not None else read_version
-        task = client.update_task(task_id, fields, if_version=version)
+        with shorter_preset_errors(every):
+            task = client.update_task(task_id, fields, if_version=version)
 
     if json_output:
         output.write_json(task, indent=True)
@@ -925,21 +1232,50 @@ def edit(
         output.print_task(Console(), task)
 
 
-@app.command(epilog="Example:\n\n  taskora tasks done 42")
+@app.command(
+    help=(
+        "Mark a task completed. Completing a completed task changes nothing.\n\n"
+        "Completing a repeating task creates its next occurrence, and the command prints "
+        "its id and due time, in the task's time zone. With --json it prints the completed "
+        "task with one more key, next_task: the next occurrence as the API returns a task, "
+        "or null when none was created."
+    ),
+    epilog="Examples:\n\n  taskora tasks done 42\n\n  taskora tasks done 42 --json",
+)
 def done(
     task_id: TaskIdArgument,
     json_output: JsonOption = False,
     url: UrlOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Mark a task completed. Completing a completed task changes nothing."""
+    """Mark a task completed and print the next occurrence it created, if any."""
     with open_client(url, token) as client:
-        task = client.complete_task(task_id)
+        task, next_id = client.complete_task(task_id)
+        next_task = None
+        if next_id is not None:
+            try:
+                next_task = client.get_task(next_id)
+            except TaskoraError as error:
+                raise TaskoraError(
+                    f"task {task_id} is completed, but its next occurrence, task {next_id}, "
+                    f"could not be read: {error.message}",
+                    exit_code=error.exit_code,
+                ) from error
 
     if json_output:
-        output.write_json(task, indent=True)
-    else:
-        _print_message(f"Completed task {output.task_label(task)}.")
+        output.write_json({**task, "next_task": next_task}, indent=True)
+        return
+    _print_message(f"Completed task {output.task_label(task)}.")
+    if next_task is not None:
+        _print_message(escape(next_occurrence_line(next_task)))
+
+
+def next_occurrence_line(task: dict[str, Any]) -> str:
+    """Return ``Next occurrence: task 107, due 2026-12-05 09:00 CET`` for a new occurrence."""
+    due = output.format_task_time(task.get("due_at"), task)
+    if not due:
+        return f"Next occurrence: task {task.get('id')}."
+    return f"Next occurrence: task {task.get('id')}, due {due}."
 
 
 @app.command(epilog="Example:\n\n  taskora tasks reopen 42")
@@ -959,13 +1295,53 @@ def reopen(
         _print_message(f"Reopened task {output.task_label(task)}.")
 
 
-@app.command(epilog="Example:\n\n  taskora tasks rm 42")
+@app.command(
+    help=(
+        "Delete a task. There is no undo.\n\n"
+        "Deleting one occurrence of a repeating task skips it: the series continues with "
+        "the following occurrence. With --series the series ends instead: its pending "
+        "occurrences are deleted, and its completed ones are kept as history."
+    ),
+    epilog="Examples:\n\n  taskora tasks rm 42\n\n  taskora tasks rm 42 --series",
+)
 def rm(
     task_id: TaskIdArgument,
+    series: Annotated[
+        bool,
+        typer.Option(
+            "--series",
+            help="End the task's series too: delete its pending occurrences and keep the "
+            "completed ones.",
+        ),
+    ] = False,
     url: UrlOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Delete a task. There is no undo."""
+    """Delete a task, or with --series end its whole series."""
     with open_client(url, token) as client:
-        client.delete_task(task_id)
-    _print_message(f"Deleted task {task_id}.")
+        # Read first, only to say whether the series continues.
+        task = client.get_task(task_id)
+        follower = client.delete_task(task_id, series=series)
+    repeats = bool(task.get("recurrence"))
+    _print_message(deleted_message(task_id, repeats=repeats, series=series, follower=follower))
+
+
+def deleted_message(
+    task_id: int, *, repeats: bool, series: bool, follower: int | None = None
+) -> str:
+    """Return the confirmation of ``rm``, which says what happened to a task's series."""
+    if not repeats:
+        if series:
+            return f"Deleted task {task_id}. It did not repeat, so there was no series to end."
+        return f"Deleted task {task_id}."
+    if series:
+        return (
+            f"Deleted task {task_id} and ended its series: its pending occurrences were "
+            "deleted, and its completed ones are kept."
+        )
+    if follower is not None:
+        return (
+            f"Deleted task {task_id}. Its series continues with task {follower}; "
+            "use --series to end it."
+        )
+    return f"Deleted task {task_id}."

@@ -241,6 +241,8 @@ def test_http_error_statuses(
             content_type="application/problem+json",
         ),
     )
+    # rm reads the task before deleting it.
+    scripted_server.add("GET", "/api/tasks/3", ScriptedResponse(200, make_task(3, "Once")))
     scripted_server.add(
         "DELETE",
         "/api/tasks/3",
@@ -615,6 +617,7 @@ def test_404_without_url_path_suggests_host_check(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TASKORA_URL", scripted_server.url)
+    scripted_server.add("GET", "/api/tasks/5", ScriptedResponse(200, make_task(5, "Once")))
     scripted_server.add("DELETE", "/api/tasks/5", ScriptedResponse(404, b"<html>nope</html>"))
 
     error = invoke_error(runner, cli, ["tasks", "rm", "5", "--token", "t"])

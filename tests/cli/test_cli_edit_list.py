@@ -412,6 +412,7 @@ def test_show_schedule_fields(
         remind_before="PT15M",
     )
     scripted_server.add("GET", "/api/tasks/3", ScriptedResponse(200, task))
+    scripted_server.add("GET", "/api/tasks/3/occurrences", ScriptedResponse(200, {"dates": []}))
 
     result = runner.invoke(cli, ["tasks", "show", "3", *options(scripted_server)])
 

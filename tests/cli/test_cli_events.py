@@ -118,8 +118,8 @@ def test_tail_readable_lines(
     result = runner.invoke(cli, ["events", "tail", "--url", scripted_server.url, "--token", "t"])
 
     assert result.stdout.splitlines() == [
-        "#1       2026-12-24 16:00:05  task.created     task 1  Buy milk",
-        "#2       2026-12-24 16:00:05  task.created     task 2  [red]x",
+        "#1       2026-12-24 16:00:05 UTC  task.created     task 1  Buy milk",
+        "#2       2026-12-24 16:00:05 UTC  task.created     task 2  [red]x",
     ]
 
 

@@ -19,13 +19,14 @@ from typer.testing import CliRunner
 
 from taskora.cli import output
 
-# Central European Time, UTC+1 in winter, written as a POSIX rule so no tz database is needed.
-BERLIN_RULE = "CET-01CEST,M3.5.0,M10.5.0/3"
+# The machine runs on Japan time (UTC+9 all year, as a POSIX rule), while the tasks are in
+# Europe/Berlin, so a time shown in the machine's zone would be off by eight hours.
+TOKYO_RULE = "JST-9"
 
 
 @pytest.fixture(autouse=True)
-def berlin_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", BERLIN_RULE)
+def machine_in_tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", TOKYO_RULE)
     time.tzset()
     yield
     monkeypatch.undo()
@@ -51,7 +52,7 @@ def table_rows(text: str) -> list[list[str]]:
 def test_tasks_table_cells() -> None:
     tasks = [
         make_task(1, "[red]x", tags=["home", "work"], due_at="2026-12-24T16:00:00Z",
-                  priority="urgent"),
+                  priority="urgent", timezone="Europe/Berlin"),
         make_task(2, "Done thing", status="completed", priority="low"),
     ]
 
@@ -61,18 +62,18 @@ def test_tasks_table_cells() -> None:
 
     assert rows == [
         ["id", "status", "priority", "title", "tags", "due"],
-        ["1", "pending", "urgent", "[red]x", "home, work", "2026-12-24 17:00"],
+        ["1", "pending", "urgent", "[red]x", "home, work", "2026-12-24 17:00 CET"],
         ["2", "completed", "low", "Done thing", "", ""],
     ]
 
 
 def test_overdue_due_date_is_red() -> None:
-    task = make_task(1, "Late", due_at="2026-01-01T00:00:00Z")
+    task = make_task(1, "Late", due_at="2026-01-01T00:00:00Z", timezone="Europe/Berlin")
     console = Console(file=io.StringIO(), width=120, color_system="standard", force_terminal=True)
 
     console.print(output.tasks_table([task], now=datetime(2026, 2, 1, tzinfo=timezone.utc)))
 
-    assert "\x1b[31m2026-01-01 01:00" in console.file.getvalue()  # type: ignore[attr-defined]
+    assert "\x1b[31m2026-01-01 01:00 CET" in console.file.getvalue()  # type: ignore[attr-defined]
 
 
 def test_task_details_fields() -> None:
@@ -85,6 +86,7 @@ def test_task_details_fields() -> None:
         status="completed",
         completed_at="2026-06-30T18:30:00Z",
         version=3,
+        timezone="Europe/Berlin",
     )
 
     lines = [line.rstrip() for line in render(output.task_details(task)).splitlines()]
@@ -96,8 +98,7 @@ def test_task_details_fields() -> None:
         "priority     medium",
         "tags         travel",
         "due          2026-07-01 12:00:00 CEST",
-        # make_task sends the task's time zone, as the API always does.
-        "timezone     UTC",
+        "timezone     Europe/Berlin",
         "created      2026-12-01 10:00:00 CET",
         "updated      2026-12-01 10:00:00 CET",
         "completed    2026-06-30 20:30:00 CEST",
@@ -185,6 +186,7 @@ def test_state_change_messages(
 
 
 def test_rm_message(runner: CliRunner, cli: typer.Typer, scripted_server: ScriptedServer) -> None:
+    scripted_server.add("GET", "/api/tasks/42", ScriptedResponse(200, make_task(42, "Once")))
     scripted_server.add("DELETE", "/api/tasks/42", ScriptedResponse(204))
 
     result = runner.invoke(cli, ["tasks", "rm", "42", "--url", scripted_server.url, "--token", "t"])
@@ -193,12 +195,13 @@ def test_rm_message(runner: CliRunner, cli: typer.Typer, scripted_server: Script
     assert result.output == "Deleted task 42.\n"
 
 
-def test_event_line_local_time() -> None:
+def test_event_line_task_zone() -> None:
     cloudevent = make_cloudevent("task.completed", 12, "[red]x")
+    cloudevent["data"]["timezone"] = "Europe/Berlin"
 
     text = render(output.event_line(cloudevent, "task.completed", 345)).rstrip()
 
-    assert text == "#345     2026-12-24 17:00:05  task.completed   task 12  [red]x"
+    assert text == "#345     2026-12-24 17:00:05 CET  task.completed   task 12  [red]x"
 
 
 def test_event_line_without_sequence() -> None:
@@ -206,7 +209,8 @@ def test_event_line_without_sequence() -> None:
 
     text = render(output.event_line(cloudevent, "task.created")).rstrip()
 
-    assert text == "#-       2026-12-24 17:00:05  task.created     task 3  Buy milk"
+    # Without the task's time zone in the event, the time is shown in UTC.
+    assert text == "#-       2026-12-24 16:00:05 UTC  task.created     task 3  Buy milk"
 
 
 def test_event_with_sequence_keeps_attributes() -> None:

@@ -95,7 +95,7 @@ def test_task_lifecycle(user_env: dict[str, str]) -> None:
     assert table.returncode == 0, table.stderr
     assert table_rows(table.stdout) == [
         ["id", "status", "priority", "title", "tags", "due"],
-        [str(first["id"]), "pending", "high", "Buy milk", "errands, home", "2026-12-24 16:00"],
+        [str(first["id"]), "pending", "high", "Buy milk", "errands, home", "2026-12-24 16:00 UTC"],
         [str(second_id), "pending", "medium", "[red]x", "", ""],
     ]
 
