@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 import sys
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from taskora import __version__
-from taskora.cli import checks, dapr, db, deploy, events, serve, tasks, users
 from taskora.errors import TaskoraError
 
 EPILOG = (
@@ -46,22 +45,56 @@ def root(
     """Taskora: tasks whose every change is a CloudEvent, streamed to their owner."""
 
 
-app.command(name="serve", epilog=serve.EPILOG)(serve.serve)
-app.add_typer(tasks.app, name="tasks")
-app.add_typer(events.app, name="events")
-app.add_typer(users.app, name="users")
-app.add_typer(db.app, name="db")
-app.add_typer(checks.recurrence_app, name="recurrence")
-app.add_typer(checks.reminders_app, name="reminders")
-app.add_typer(deploy.app, name="deploy")
-app.add_typer(dapr.app, name="dapr")
+# Each command and the module attribute that defines it, in the order of `taskora --help`.
+# main() imports only the module of the command being run, so that `taskora deploy` does
+# not load the HTTP client and settings of `taskora tasks`, and the reverse.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("taskora.cli.serve", "serve"),
+    "tasks": ("taskora.cli.tasks", "app"),
+    "events": ("taskora.cli.events", "app"),
+    "users": ("taskora.cli.users", "app"),
+    "db": ("taskora.cli.db", "app"),
+    "recurrence": ("taskora.cli.checks", "recurrence_app"),
+    "reminders": ("taskora.cli.checks", "reminders_app"),
+    "deploy": ("taskora.cli.deploy", "app"),
+    "images": ("taskora.cli.images", "app"),
+    "dapr": ("taskora.cli.dapr", "app"),
+}
+
+
+def mount_commands(names: list[str] | None = None) -> typer.Typer:
+    """Add the commands ``names`` (all when None) to the root app, importing their modules."""
+    for name in names if names is not None else list(COMMANDS):
+        module_name, attribute = COMMANDS[name]
+        module = importlib.import_module(module_name)
+        command = getattr(module, attribute)
+        if isinstance(command, typer.Typer):
+            app.add_typer(command, name=name)
+        else:
+            app.command(name=name, epilog=getattr(module, "EPILOG", None))(command)
+    return app
+
+
+def requested_command(arguments: list[str]) -> str | None:
+    """Return the command named on the command line, or None for help, completion or a typo."""
+    if any(name.startswith("_TASKORA_COMPLETE") for name in os.environ):
+        return None
+    for argument in arguments:
+        if not argument.startswith("-"):
+            return argument if argument in COMMANDS else None
+    return None
 
 
 def main() -> None:
     """Run the CLI, turning a :class:`TaskoraError` into one line on stderr and its exit code."""
+    command = requested_command(sys.argv[1:])
+    mount_commands([command] if command is not None else None)
     try:
         app()
     except TaskoraError as error:
+        from rich.console import Console
+        from rich.markup import escape
+
         Console(stderr=True, soft_wrap=True).print(
             f"[bold red]Error:[/] {escape(error.message)}", highlight=False
         )

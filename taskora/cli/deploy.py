@@ -1,19 +1,21 @@
-"""``taskora deploy``: install or upgrade the Helm chart on DOKS, GKE or AKS.
+"""``taskora deploy``: preflight, diff, install or upgrade, status and rollback of the chart.
 
-The command only parses options and prints. :mod:`taskora.deploy.plan` does the work and
-raises :class:`~taskora.deploy.errors.DeployError`, which ``taskora.cli.app.main`` turns
-into one line on stderr and an exit code.
+The commands only parse options and print. :mod:`taskora.deploy.plan` and
+:mod:`taskora.deploy.release` do the work and raise
+:class:`~taskora.deploy.errors.DeployError`, which ``taskora.cli.app.main`` turns into one
+message on stderr and an exit code. Rich is imported only where output needs it, so that
+``--dry-run`` starts quickly.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from taskora.deploy import assets
 from taskora.deploy.errors import DeployError
@@ -23,7 +25,6 @@ from taskora.deploy.plan import (
     DEFAULT_TIMEOUT,
     DeployPlan,
     DeployRequest,
-    apply,
     build_plan,
     check_no_placeholders,
     merge_request_values,
@@ -34,23 +35,53 @@ from taskora.deploy.plan import (
 from taskora.deploy.values import PLACEHOLDER_MARKER, MergedValues
 from taskora.errors import ExitCode
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from taskora.deploy.helm import ReleaseStatus
+    from taskora.deploy.preflight import PreflightReport
+    from taskora.deploy.release import ReleaseReport
+
 EPILOG = (
     "Examples:\n\n"
     "  taskora deploy --cloud doks --dry-run\n\n"
     "  taskora deploy --cloud gke -f prod.yaml --image-tag 0.2.0\n\n"
+    "  taskora deploy --cloud gke -f prod.yaml --diff\n\n"
     "  taskora deploy --cloud aks --set replicaCount=3 --set ingress.host=tasks.example.org\n\n"
     "  taskora deploy --cloud doks -f prod.yaml --explain\n\n"
     "  taskora deploy --cloud doks -f prod.yaml --dry-run --values-out merged.yaml\n\n"
+    "  taskora deploy status --namespace prod\n\n"
+    "  taskora deploy rollback 3 --namespace prod\n\n"
     "Values are layered, later wins: chart defaults, the cloud profile, each -f file, "
-    "each --set, then --image-tag. Helm is taken from TASKORA_HELM, else from PATH."
+    "each --set, then --image-tag. Before a deploy, preflight checks helm, kubectl, the "
+    "context, the cluster, Dapr, the namespace, the Secrets the values name and the image. "
+    "Helm is taken from TASKORA_HELM and kubectl from TASKORA_KUBECTL, else from PATH."
 )
+
+ReleaseOption = Annotated[str, typer.Option("--release", help="Helm release name.")]
+NamespaceOption = Annotated[
+    str, typer.Option("--namespace", "-n", help="Kubernetes namespace of the release.")
+]
+ContextOption = Annotated[
+    str | None,
+    typer.Option(
+        "--context",
+        "--kube-context",
+        help="kubeconfig context of the cluster.",
+        show_default="the current context",
+    ),
+]
+TimeoutOption = Annotated[
+    str,
+    typer.Option(
+        "--timeout", help="How long helm waits for the pods to become ready (Go duration)."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
 app = typer.Typer(
     help="Deploy Taskora to Kubernetes with its Helm chart and a cloud profile.",
     rich_markup_mode="rich",
-    # A group, so that later subcommands such as status or rollback fit in, but with none yet
-    # the usage line shows no COMMAND.
-    subcommand_metavar="",
 )
 
 
@@ -65,10 +96,8 @@ def deploy(
             show_default=False,
         ),
     ] = None,
-    release: Annotated[str, typer.Option("--release", help="Helm release name.")] = DEFAULT_RELEASE,
-    namespace: Annotated[
-        str, typer.Option("--namespace", "-n", help="Kubernetes namespace, created if missing.")
-    ] = DEFAULT_NAMESPACE,
+    release: ReleaseOption = DEFAULT_RELEASE,
+    namespace: NamespaceOption = DEFAULT_NAMESPACE,
     image_tag: Annotated[
         str | None,
         typer.Option(
@@ -104,6 +133,19 @@ def deploy(
             f"contains {PLACEHOLDER_MARKER!r} are listed on stderr.",
         ),
     ] = False,
+    diff: Annotated[
+        bool,
+        typer.Option(
+            "--diff",
+            help="Print what a deploy would change in the release, per resource, and change "
+            "nothing. Uses the helm-diff plugin when installed, else compares helm get "
+            "manifest with the new render.",
+        ),
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Run the preflight checks only, and change nothing."),
+    ] = False,
     explain: Annotated[
         bool,
         typer.Option(
@@ -122,20 +164,17 @@ def deploy(
             show_default=False,
         ),
     ] = None,
-    kube_context: Annotated[
-        str | None,
+    kube_context: ContextOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    skip_image_check: Annotated[
+        bool,
         typer.Option(
-            "--kube-context",
-            help="kubeconfig context to deploy to.",
-            show_default="the current context",
+            "--skip-image-check",
+            help="Do not ask the registry whether the image exists, for example when "
+            "docker has no credentials for it.",
         ),
-    ] = None,
-    timeout: Annotated[
-        str,
-        typer.Option(
-            "--timeout", help="How long helm waits for the pods to become ready (Go duration)."
-        ),
-    ] = DEFAULT_TIMEOUT,
+    ] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Install or upgrade Taskora on DigitalOcean (doks), Google (gke) or Azure (aks) Kubernetes."""
     if ctx.invoked_subcommand is not None:
@@ -143,6 +182,16 @@ def deploy(
     if cloud is None:
         raise DeployError(
             f"missing option --cloud: use one of {', '.join(assets.known_clouds())}",
+            exit_code=ExitCode.USAGE,
+        )
+    modes = [
+        name
+        for name, given in (("--dry-run", dry_run), ("--diff", diff), ("--check", check))
+        if given
+    ]
+    if len(modes) > 1:
+        raise DeployError(
+            f"{' and '.join(modes)} cannot be combined: pass one of them",
             exit_code=ExitCode.USAGE,
         )
 
@@ -163,41 +212,99 @@ def deploy(
         values = merge_request_values(request)
         if request.values_out is not None:
             write_values_file(values, request.values_out)
-        _print_explanation(values)
+        _print_explanation(values, json_output)
         return
 
     plan = build_plan(request)
     if dry_run:
-        _print_dry_run(plan)
+        _print_dry_run(plan, json_output)
+    elif diff:
+        _print_diff(plan, json_output)
+    elif check:
+        _preflight(plan, check_image=not skip_image_check, json_output=json_output)
     else:
-        _deploy(plan)
+        _deploy(plan, check_image=not skip_image_check, json_output=json_output)
 
 
-def _print_explanation(values: MergedValues) -> None:
+@app.command("status")
+def status(
+    release: ReleaseOption = DEFAULT_RELEASE,
+    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+    kube_context: ContextOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show the release's state and its recent revisions."""
+    from taskora.deploy.release import ReleaseRef, release_status
+
+    report = release_status(ReleaseRef(release, namespace, kube_context))
+    _print_release(report, json_output)
+
+
+@app.command("rollback")
+def rollback(
+    revision: Annotated[
+        int | None,
+        typer.Argument(
+            help="Revision to return to, from `taskora deploy status`.",
+            show_default="the previous revision",
+        ),
+    ] = None,
+    release: ReleaseOption = DEFAULT_RELEASE,
+    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+    kube_context: ContextOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    json_output: JsonOption = False,
+) -> None:
+    """Roll the release back to REVISION, or to the previous revision, and wait for the pods."""
+    from taskora.deploy import release as release_module
+
+    ref = release_module.ReleaseRef(release, namespace, kube_context)
+    release_module.check_ref(ref, timeout)
+    target = f"revision {revision}" if revision is not None else "the previous revision"
+    with _progress(f"helm rollback to {target}: waiting up to {timeout} for the pods"):
+        report = release_module.rollback(ref, revision, timeout=timeout)
+    _print_release(report, json_output)
+
+
+def _print_explanation(values: MergedValues, json_output: bool) -> None:
+    rows = values.explain()
+    if json_output:
+        _write_json([{"key": key, "source": source} for key, source in rows])
+        return
     typer.echo("# Source of each value (later layers win)")
-    for key, source in values.explain():
+    for key, source in rows:
         typer.echo(f"{key}: {source}")
 
 
-def _print_dry_run(plan: DeployPlan) -> None:
+def _print_dry_run(plan: DeployPlan, json_output: bool) -> None:
     # Render first, so that a schema error stops the run before anything is printed.
     result = render(plan)
-    typer.echo("# Merged values")
-    typer.echo(plan.values.to_yaml(), nl=False)
-    typer.echo()
-    if plan.request.values_out is None:
-        typer.echo(
-            "# Helm command (its values file was temporary and is already removed, so "
-            "pass --values-out FILE to keep the merged values and get a command you can run)"
+    placeholders = plan.values.placeholder_keys()
+    if json_output:
+        _write_json(
+            {
+                "values": plan.values.values,
+                "command": result.upgrade_command,
+                "manifests": result.manifests,
+                "placeholders": placeholders,
+            }
         )
     else:
-        typer.echo("# Helm command")
-    typer.echo(shlex.join(result.upgrade_command))
-    typer.echo()
-    typer.echo("# Manifests rendered by helm template")
-    typer.echo(result.manifests, nl=False)
+        typer.echo("# Merged values")
+        typer.echo(plan.values.to_yaml(), nl=False)
+        typer.echo()
+        if plan.request.values_out is None:
+            typer.echo(
+                "# Helm command (its values file was temporary and is already removed, so "
+                "pass --values-out FILE to keep the merged values and get a command you can run)"
+            )
+        else:
+            typer.echo("# Helm command")
+        typer.echo(shlex.join(result.upgrade_command))
+        typer.echo()
+        typer.echo("# Manifests rendered by helm template")
+        typer.echo(result.manifests, nl=False)
 
-    placeholders = plan.values.placeholder_keys()
     if placeholders:
         _print_placeholder_warning(placeholders)
 
@@ -211,29 +318,184 @@ def _print_placeholder_warning(keys: list[str]) -> None:
         f"{subject} the profile placeholder {PLACEHOLDER_MARKER!r}: {', '.join(keys)}. "
         "A deploy without --dry-run fails until each is set with -f FILE or --set KEY=VALUE."
     )
-    # Key paths such as hosts[0] would read as Rich markup unless escaped.
-    Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[yellow]Warning:[/] {escape(message)}"
+    # typer.style rather than Rich, whose import would slow every dry run down.
+    typer.echo(f"{typer.style('Warning:', fg='yellow')} {message}", err=True)
+
+
+def _print_diff(plan: DeployPlan, json_output: bool) -> None:
+    from taskora.deploy.plan import diff
+
+    result = diff(plan)
+    if json_output:
+        _write_json(
+            {
+                "method": result.method,
+                "changes": [change.as_dict() for change in result.changes],
+                "plugin_output": result.plugin_output,
+            }
+        )
+        return
+    if result.method == "helm-diff":
+        typer.echo(result.plugin_output, nl=False)
+        return
+    if not result.changes:
+        typer.echo(f"No changes: release {plan.request.release} matches the new render.")
+        return
+    for change in result.changes:
+        typer.echo(f"# {change.resource}: {change.change.value}")
+        typer.echo(change.diff, nl=False)
+    counts = {
+        kind: sum(1 for c in result.changes if c.change.value == kind)
+        for kind in ("added", "changed", "removed")
+    }
+    typer.echo(
+        f"# {counts['added']} added, {counts['changed']} changed, {counts['removed']} removed "
+        f"(compared with helm get manifest of release {plan.request.release})"
     )
 
 
-def _deploy(plan: DeployPlan) -> None:
+def _preflight(plan: DeployPlan, *, check_image: bool, json_output: bool) -> DeployPlan:
+    from taskora.deploy.plan import run_preflight
+    from taskora.deploy.preflight import PreflightError
+
+    try:
+        plan, report = run_preflight(plan, check_image=check_image)
+    except PreflightError as error:
+        _print_checks(error.report, json_output)
+        raise
+    _print_checks(report, json_output)
+    return plan
+
+
+def _print_checks(report: PreflightReport, json_output: bool) -> None:
+    if json_output:
+        _write_json(
+            {"checks": [check.as_dict() for check in report.checks], "context": report.context}
+        )
+        return
+    from rich.markup import escape
+
+    marks = {"passed": "[green]ok[/]", "failed": "[red]FAILED[/]", "skipped": "[yellow]skipped[/]"}
+    console = _stderr()
+    console.print("Preflight:")
+    for check in report.checks:
+        console.print(f"  {marks[check.status.value]} {escape(check.name)}: {escape(check.detail)}")
+
+
+def _deploy(plan: DeployPlan, *, check_image: bool, json_output: bool) -> None:
     request = plan.request
-    # apply() checks this too, but checking first keeps "Deploying ..." off the screen.
     check_no_placeholders(plan.values)
-    stderr = Console(stderr=True, highlight=False)
-    stderr.print(
+    plan = _preflight(plan, check_image=check_image, json_output=False)
+    from taskora.deploy.plan import apply
+
+    _stderr().print(
         f"Deploying release {request.release} to namespace {request.namespace} "
-        f"with profile {request.cloud}; helm waits up to {request.timeout} for the pods.",
+        f"(context {plan.request.kube_context}) with profile {request.cloud}.",
         markup=False,
     )
-    status = apply(plan)
+    with _progress(
+        f"helm upgrade --install {request.release}: waiting up to {request.timeout} for the pods"
+    ):
+        status = apply(plan)
+    _print_summary(plan, status, json_output)
+
+
+def _print_summary(plan: DeployPlan, status: ReleaseStatus, json_output: bool) -> None:
+    from taskora.deploy.plan import chart_app_version
+    from taskora.deploy.preflight import image_reference
+
+    values = plan.values.values
+    ingress = values.get("ingress") or {}
+    summary: dict[str, Any] = {
+        "release": status.name,
+        "namespace": status.namespace,
+        "context": plan.request.kube_context,
+        "revision": status.revision,
+        "status": status.status,
+        "cloud": plan.request.cloud,
+        "image": image_reference(values, chart_app_version()),
+        "replicas": values.get("replicaCount"),
+        "host": ingress.get("host") if ingress.get("enabled") else None,
+        "notes": status.notes,
+    }
+    if json_output:
+        _write_json(summary)
+        return
     revision = status.revision if status.revision is not None else "unknown"
-    state = status.status or "unknown"
     typer.echo(
         f"Release {status.name} in namespace {status.namespace}: "
-        f"revision {revision}, status {state}."
+        f"revision {revision}, status {status.status or 'unknown'}."
     )
+    for label in ("context", "cloud", "image", "replicas", "host"):
+        if summary[label] not in (None, ""):
+            typer.echo(f"  {label}: {summary[label]}")
     if status.notes:
         typer.echo()
         typer.echo(status.notes)
+
+
+def _print_release(report: ReleaseReport, json_output: bool) -> None:
+    details = report.details
+    if json_output:
+        _write_json(
+            {
+                "release": details.name,
+                "namespace": details.namespace,
+                "revision": details.revision,
+                "status": details.status,
+                "chart": details.chart,
+                "app_version": details.app_version,
+                "last_deployed": details.last_deployed,
+                "description": details.description,
+                "history": [vars(entry) for entry in report.history],
+            }
+        )
+        return
+    typer.echo(
+        f"Release {details.name} in namespace {details.namespace}: revision {details.revision}, "
+        f"status {details.status}, chart {details.chart}, app version {details.app_version}."
+    )
+    if details.last_deployed:
+        typer.echo(f"Last deployed {details.last_deployed}: {details.description}")
+    if report.history:
+        from rich.table import Table
+
+        table = Table("revision", "updated", "status", "chart", "app version", "description")
+        for entry in report.history:
+            table.add_row(
+                str(entry.revision),
+                entry.updated,
+                entry.status,
+                entry.chart,
+                entry.app_version,
+                entry.description,
+            )
+        from rich.console import Console
+
+        Console(highlight=False, soft_wrap=True).print(table)
+
+
+def _progress(description: str) -> Any:
+    """Show a spinner and the elapsed time on stderr while helm waits; gone when it ends."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=_stderr(),
+        transient=True,
+    )
+    progress.add_task(description, total=None)
+    return progress
+
+
+def _stderr() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _write_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()

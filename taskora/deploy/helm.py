@@ -1,31 +1,30 @@
-"""Find the ``helm`` executable, build its command lines and run them."""
+"""Build ``helm`` command lines, run them, and read what helm prints."""
 
 from __future__ import annotations
 
 import json
-import logging
-import os
 import re
-import shlex
-import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from taskora.deploy import commands
 from taskora.deploy.errors import DeployError
 
-logger = logging.getLogger(__name__)
-
-HELM_ENV = "TASKORA_HELM"
-INSTALL_HINT = (
-    "install Helm 3 or 4 (https://helm.sh/docs/intro/install/) "
-    f"or set {HELM_ENV} to the path of the helm executable"
-)
+HELM_ENV = commands.HELM.env_var
+INSTALL_HINT = commands.HELM.install_hint
 
 # `helm template` only renders local files, so two minutes is generous.
 # A hang means a broken binary.
 TEMPLATE_TIMEOUT_SECONDS = 120.0
+# Commands that only read the release from the cluster.
+QUERY_TIMEOUT_SECONDS = 60.0
+
+# Helm majors whose command lines this module builds.
+SUPPORTED_MAJORS = (3, 4)
+
+_VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 
 
 @dataclass(frozen=True)
@@ -39,21 +38,58 @@ class ReleaseStatus:
     notes: str
 
 
+@dataclass(frozen=True)
+class ReleaseDetails:
+    """A release as ``helm status --output json`` describes it."""
+
+    name: str
+    namespace: str
+    revision: int
+    status: str
+    chart: str
+    app_version: str
+    last_deployed: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One line of ``helm history --output json``."""
+
+    revision: int
+    updated: str
+    status: str
+    chart: str
+    app_version: str
+    description: str
+
+
 def find_helm() -> Path:
     """Return the helm executable: ``$TASKORA_HELM`` if set, else ``helm`` on ``PATH``."""
-    configured = os.environ.get(HELM_ENV)
-    if configured:
-        path = Path(configured).expanduser()
-        if not path.is_file() or not os.access(path, os.X_OK):
-            raise DeployError(
-                f"{HELM_ENV} is set to {path}, which is not an executable file: {INSTALL_HINT}"
-            )
-        return path
+    return commands.find_tool(commands.HELM)
 
-    found = shutil.which("helm")
-    if found is None:
-        raise DeployError(f"helm not found on PATH: {INSTALL_HINT}")
-    return Path(found)
+
+def run_helm(command: Sequence[str], *, timeout: float | None = None) -> str:
+    """Run a helm command and return its standard output.
+
+    Raises :class:`DeployError` with helm's standard error when helm exits non-zero, and
+    when it cannot start or runs longer than ``timeout`` seconds (None waits forever).
+    """
+    return commands.run_tool(command, commands.HELM, timeout=timeout)
+
+
+def parse_version(output: str) -> tuple[int, int, int]:
+    """Read ``(major, minor, patch)`` from ``helm version --short`` (``v3.19.0+g3d8990f``)."""
+    match = _VERSION.search(output)
+    if match is None:
+        raise DeployError(f"cannot read a version from `helm version --short`: {output.strip()!r}")
+    major, minor, patch = (int(part) for part in match.groups())
+    return major, minor, patch
+
+
+def version_command(helm: Path) -> list[str]:
+    """Build ``helm version --short``."""
+    return [str(helm), "version", "--short"]
 
 
 def template_command(
@@ -84,7 +120,8 @@ def upgrade_command(
 ) -> list[str]:
     """Build the ``helm upgrade --install`` command that deploys the release.
 
-    ``--wait`` makes helm return only once the pods are ready, or fail after ``timeout``.
+    ``--wait`` makes helm return only once the pods are ready, or fail after ``timeout``;
+    ``--atomic`` then rolls a failed upgrade back (or uninstalls a failed first install).
     ``--output json`` lets :func:`parse_release` read the revision and status.
     """
     # NOTE: these flags are tested against Helm 3.19 only, because the tests have no Helm 4
@@ -100,45 +137,112 @@ def upgrade_command(
         "--create-namespace",
         "-f",
         str(values_file),
+        "--atomic",
         "--wait",
         "--timeout",
         timeout,
         "--output",
         "json",
     ]
-    if kube_context:
-        command.extend(["--kube-context", kube_context])
-    return command
+    return _with_context(command, kube_context)
 
 
-def run_helm(command: Sequence[str], *, timeout: float | None = None) -> str:
-    """Run a helm command and return its standard output.
+def plugin_list_command(helm: Path) -> list[str]:
+    """Build ``helm plugin list``, which shows whether the helm-diff plugin is installed."""
+    return [str(helm), "plugin", "list"]
 
-    Raises :class:`DeployError` with helm's standard error when helm exits non-zero, and
-    when it cannot start or runs longer than ``timeout`` seconds (None waits forever).
+
+def has_diff_plugin(plugin_list: str) -> bool:
+    """Tell whether ``helm plugin list`` output has a plugin named ``diff``."""
+    for line in plugin_list.splitlines()[1:]:
+        fields = line.split()
+        if fields and fields[0] == "diff":
+            return True
+    return False
+
+
+def diff_upgrade_command(
+    helm: Path,
+    chart: Path,
+    release: str,
+    namespace: str,
+    values_file: Path,
+    *,
+    kube_context: str | None = None,
+) -> list[str]:
+    """Build ``helm diff upgrade`` of the helm-diff plugin for the same release and values.
+
+    ``--allow-unreleased`` shows a first install as all additions instead of failing.
     """
-    action = f"helm {command[1]}" if len(command) > 1 else "helm"
-    logger.info("running %s", shlex.join(command))
-    try:
-        completed = subprocess.run(
-            list(command), capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except FileNotFoundError:
-        raise DeployError(f"helm not found at {command[0]}: {INSTALL_HINT}") from None
-    except PermissionError:
-        raise DeployError(f"helm at {command[0]} is not executable: {INSTALL_HINT}") from None
-    except subprocess.TimeoutExpired:
-        raise DeployError(f"{action} timed out after {timeout:g} seconds") from None
+    command = [
+        str(helm),
+        "diff",
+        "upgrade",
+        release,
+        str(chart),
+        "--namespace",
+        namespace,
+        "-f",
+        str(values_file),
+        "--allow-unreleased",
+    ]
+    return _with_context(command, kube_context)
 
-    if completed.returncode != 0:
-        stderr = completed.stderr.strip() or completed.stdout.strip() or "no output"
-        # Helm starts its own messages with "Error: ", which the CLI already prints.
-        stderr = stderr.removeprefix("Error: ")
-        raise DeployError(f"{action} failed with exit code {completed.returncode}: {stderr}")
-    if completed.stderr.strip():
-        # Helm prints warnings, such as a world-readable kubeconfig, on stderr and still succeeds.
-        logger.warning("%s: %s", action, completed.stderr.strip())
-    return completed.stdout
+
+def get_manifest_command(
+    helm: Path, release: str, namespace: str, kube_context: str | None = None
+) -> list[str]:
+    """Build ``helm get manifest``, which prints the manifests of the deployed revision."""
+    return _with_context(
+        [str(helm), "get", "manifest", release, "--namespace", namespace], kube_context
+    )
+
+
+def status_command(
+    helm: Path, release: str, namespace: str, kube_context: str | None = None
+) -> list[str]:
+    """Build ``helm status --output json``."""
+    return _with_context(
+        [str(helm), "status", release, "--namespace", namespace, "--output", "json"],
+        kube_context,
+    )
+
+
+def history_command(
+    helm: Path, release: str, namespace: str, kube_context: str | None = None, maximum: int = 10
+) -> list[str]:
+    """Build ``helm history --output json`` for the last ``maximum`` revisions."""
+    return _with_context(
+        [
+            str(helm),
+            "history",
+            release,
+            "--namespace",
+            namespace,
+            "--max",
+            str(maximum),
+            "--output",
+            "json",
+        ],
+        kube_context,
+    )
+
+
+def rollback_command(
+    helm: Path,
+    release: str,
+    namespace: str,
+    revision: int | None,
+    *,
+    timeout: str,
+    kube_context: str | None = None,
+) -> list[str]:
+    """Build ``helm rollback``; without a revision helm goes back to the previous one."""
+    command = [str(helm), "rollback", release]
+    if revision is not None:
+        command.append(str(revision))
+    command += ["--namespace", namespace, "--wait", "--timeout", timeout]
+    return _with_context(command, kube_context)
 
 
 def parse_release(output: str, release: str, namespace: str) -> ReleaseStatus:
@@ -148,22 +252,17 @@ def parse_release(output: str, release: str, namespace: str) -> ReleaseStatus:
     ``Release "x" does not exist. Installing it now.``. Plain text output with
     ``REVISION:`` and ``STATUS:`` lines is read as a fallback.
     """
-    start = output.find("{")
-    if start != -1:
-        try:
-            document, _ = json.JSONDecoder().raw_decode(output[start:])
-        except json.JSONDecodeError:
-            document = None
-        if isinstance(document, dict):
-            info = document.get("info") if isinstance(document.get("info"), dict) else {}
-            revision = document.get("version")
-            return ReleaseStatus(
-                name=str(document.get("name") or release),
-                namespace=str(document.get("namespace") or namespace),
-                revision=revision if isinstance(revision, int) else None,
-                status=str(info["status"]) if info.get("status") else None,
-                notes=str(info.get("notes") or "").strip(),
-            )
+    document = _first_json_object(output)
+    if document is not None:
+        info = document.get("info") if isinstance(document.get("info"), dict) else {}
+        revision = document.get("version")
+        return ReleaseStatus(
+            name=str(document.get("name") or release),
+            namespace=str(document.get("namespace") or namespace),
+            revision=revision if isinstance(revision, int) else None,
+            status=str(info["status"]) if info.get("status") else None,
+            notes=str(info.get("notes") or "").strip(),
+        )
 
     revision_match = re.search(r"^REVISION:\s*(\d+)\s*$", output, re.MULTILINE)
     status_match = re.search(r"^STATUS:\s*(\S+)\s*$", output, re.MULTILINE)
@@ -175,3 +274,64 @@ def parse_release(output: str, release: str, namespace: str) -> ReleaseStatus:
         status=status_match.group(1) if status_match else None,
         notes=notes_match.group(1).strip() if notes_match else "",
     )
+
+
+def parse_status(output: str) -> ReleaseDetails:
+    """Read ``helm status --output json``."""
+    document = _first_json_object(output)
+    if document is None:
+        raise DeployError(f"cannot read the output of helm status as JSON: {output[:200]!r}")
+    info = document.get("info") or {}
+    metadata = (document.get("chart") or {}).get("metadata") or {}
+    chart = f"{metadata.get('name', '?')}-{metadata.get('version', '?')}"
+    return ReleaseDetails(
+        name=str(document.get("name", "")),
+        namespace=str(document.get("namespace", "")),
+        revision=int(document.get("version", 0)),
+        status=str(info.get("status", "unknown")),
+        chart=chart,
+        app_version=str(metadata.get("appVersion", "")),
+        last_deployed=str(info.get("last_deployed", "")),
+        description=str(info.get("description", "")),
+    )
+
+
+def parse_history(output: str) -> list[Revision]:
+    """Read ``helm history --output json``, oldest revision first."""
+    try:
+        rows: Any = json.loads(output)
+    except json.JSONDecodeError:
+        raise DeployError(
+            f"cannot read the output of helm history as JSON: {output[:200]!r}"
+        ) from None
+    if not isinstance(rows, list):
+        raise DeployError(f"helm history printed {type(rows).__name__} instead of a list")
+    return [
+        Revision(
+            revision=int(row.get("revision", 0)),
+            updated=str(row.get("updated", "")),
+            status=str(row.get("status", "")),
+            chart=str(row.get("chart", "")),
+            app_version=str(row.get("app_version", "")),
+            description=str(row.get("description", "")),
+        )
+        for row in rows
+        if isinstance(row, dict)
+    ]
+
+
+def _with_context(command: list[str], kube_context: str | None) -> list[str]:
+    if kube_context:
+        command.extend(["--kube-context", kube_context])
+    return command
+
+
+def _first_json_object(output: str) -> dict[str, Any] | None:
+    start = output.find("{")
+    if start == -1:
+        return None
+    try:
+        document, _ = json.JSONDecoder().raw_decode(output[start:])
+    except json.JSONDecodeError:
+        return None
+    return document if isinstance(document, dict) else None

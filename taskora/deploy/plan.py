@@ -10,6 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
 
 from taskora.deploy import assets, helm
 from taskora.deploy.errors import DeployError
@@ -24,6 +27,10 @@ from taskora.deploy.values import (
     parse_set_arguments,
 )
 from taskora.errors import ExitCode
+
+if TYPE_CHECKING:
+    from taskora.deploy.diff import ResourceChange
+    from taskora.deploy.preflight import PreflightReport
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +92,15 @@ class DeployPlan:
         return helm.template_command(
             self.helm, self.chart_dir, self.request.release, self.request.namespace, values_file
         )
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    """Result of ``--diff``: the helm-diff plugin's output, or the changes per resource."""
+
+    method: str
+    changes: list[ResourceChange] = field(default_factory=list)
+    plugin_output: str = ""
 
 
 @dataclass(frozen=True)
@@ -173,6 +189,83 @@ def apply(plan: DeployPlan) -> helm.ReleaseStatus:
     return status
 
 
+def run_preflight(
+    plan: DeployPlan, *, check_image: bool = True
+) -> tuple[DeployPlan, PreflightReport]:
+    """Run the preflight checks and return the plan pinned to the context they used.
+
+    Raises :class:`~taskora.deploy.preflight.PreflightError` listing each failure and its fix.
+    """
+    # Imported here, as diff below, because --dry-run needs neither and should start fast.
+    from taskora.deploy import preflight
+
+    image_lookup = None
+    if check_image:
+        from taskora.deploy.images import registry_lookup
+
+        image_lookup = registry_lookup
+    report = preflight.run_preflight(
+        preflight.PreflightInput(
+            helm=plan.helm,
+            values=plan.values.values,
+            namespace=plan.request.namespace,
+            cloud=plan.request.cloud,
+            kube_context=plan.request.kube_context,
+            app_version=chart_app_version(),
+        ),
+        image_lookup=image_lookup,
+    )
+    request = dataclasses.replace(plan.request, kube_context=report.context)
+    return dataclasses.replace(plan, request=request), report
+
+
+def diff(plan: DeployPlan) -> DiffResult:
+    """Show what a deploy would change in the release, changing nothing.
+
+    Uses ``helm diff upgrade`` when the helm-diff plugin is installed, else compares
+    ``helm get manifest`` of the release with ``helm template`` (an absent release is empty).
+    """
+    from taskora.deploy.diff import compare_manifests
+
+    request = plan.request
+    plugins = helm.run_helm(helm.plugin_list_command(plan.helm), timeout=helm.QUERY_TIMEOUT_SECONDS)
+    if helm.has_diff_plugin(plugins):
+        with _values_file(plan.values, request.values_out) as values_file:
+            command = helm.diff_upgrade_command(
+                plan.helm,
+                plan.chart_dir,
+                request.release,
+                request.namespace,
+                values_file,
+                kube_context=request.kube_context,
+            )
+            output = helm.run_helm(command, timeout=helm.TEMPLATE_TIMEOUT_SECONDS)
+        return DiffResult(method="helm-diff", plugin_output=output)
+
+    command = helm.get_manifest_command(
+        plan.helm, request.release, request.namespace, request.kube_context
+    )
+    try:
+        deployed = helm.run_helm(command, timeout=helm.QUERY_TIMEOUT_SECONDS)
+    except DeployError as error:
+        if error.exit_code is not ExitCode.NOT_FOUND:
+            raise
+        logger.info("release %s not found, so every resource is new", request.release)
+        deployed = ""
+    rendered = render(plan).manifests
+    return DiffResult(method="helm get manifest", changes=compare_manifests(deployed, rendered))
+
+
+def chart_app_version() -> str:
+    """Return the chart's ``appVersion``, the image tag used when ``image.tag`` is empty."""
+    chart = assets.CHART_DIR / "Chart.yaml"
+    try:
+        metadata = yaml.safe_load(chart.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise DeployError(f"cannot read {chart}: {error}") from None
+    return str(metadata.get("appVersion", ""))
+
+
 def check_no_placeholders(values: MergedValues) -> None:
     """Raise :class:`DeployError` naming every key whose value still contains a placeholder."""
     keys = values.placeholder_keys()
@@ -218,7 +311,27 @@ def _merged_values_file(values: MergedValues) -> Iterator[Path]:
         yield path
 
 
+def normalize_release_request(request: DeployRequest) -> None:
+    """Validate the release, namespace, context and timeout of a request that names no cloud.
+
+    Raises :class:`DeployError` for invalid input.
+    """
+    _check_release_fields(request)
+
+
 def _check_request(request: DeployRequest) -> None:
+    _check_release_fields(request)
+    if request.image_tag is not None and not _IMAGE_TAG.match(request.image_tag):
+        raise DeployError(
+            f"invalid image tag {request.image_tag!r}: use at most 128 letters, digits, '_', '.' "
+            "and '-', not starting with '.' or '-'",
+            exit_code=ExitCode.USAGE,
+        )
+    if request.values_out is not None:
+        _check_values_out(request.values_out, request.values_files)
+
+
+def _check_release_fields(request: DeployRequest) -> None:
     if len(request.release) > _RELEASE_MAX_LENGTH or not _RELEASE_NAME.match(request.release):
         raise DeployError(
             f"invalid release name {request.release!r}: use at most {_RELEASE_MAX_LENGTH} "
@@ -231,12 +344,6 @@ def _check_request(request: DeployRequest) -> None:
             "and '-', starting and ending with a letter or digit",
             exit_code=ExitCode.USAGE,
         )
-    if request.image_tag is not None and not _IMAGE_TAG.match(request.image_tag):
-        raise DeployError(
-            f"invalid image tag {request.image_tag!r}: use at most 128 letters, digits, '_', '.' "
-            "and '-', not starting with '.' or '-'",
-            exit_code=ExitCode.USAGE,
-        )
     if not _DURATION.match(request.timeout):
         raise DeployError(
             f"invalid timeout {request.timeout!r}: use a duration such as 10m, 90s or 1h30m",
@@ -244,10 +351,10 @@ def _check_request(request: DeployRequest) -> None:
         )
     if request.kube_context is not None and not request.kube_context.strip():
         raise DeployError(
-            "invalid --kube-context: the context name is empty", exit_code=ExitCode.USAGE
+            "invalid --context: the context name is empty. Pass a name from "
+            "`kubectl config get-contexts`",
+            exit_code=ExitCode.USAGE,
         )
-    if request.values_out is not None:
-        _check_values_out(request.values_out, request.values_files)
 
 
 def _check_values_out(values_out: Path, values_files: tuple[Path, ...]) -> None:

@@ -38,6 +38,12 @@ PLACEHOLDER_MARKER = "replace-me"
 # and this parser does the same.
 MAX_LIST_INDEX = 65535
 
+# libyaml's loader and dumper when PyYAML was built with it: they read and write the same
+# YAML as the pure-Python safe ones about ten times faster, which matters for a large
+# commented values.yaml on every run.
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 _INDEX_SUFFIX = re.compile(r"\[(\d+)\]")
 _INTEGER = re.compile(r"[-+]?[0-9]+")
 
@@ -102,8 +108,12 @@ class MergedValues:
 
     def to_yaml(self) -> str:
         """Serialize the values as YAML, in the order the layers defined the keys."""
-        return yaml.safe_dump(
-            self.values, sort_keys=False, default_flow_style=False, allow_unicode=True
+        return yaml.dump(
+            self.values,
+            Dumper=_SafeDumper,
+            sort_keys=False,
+            default_flow_style=False,
+            allow_unicode=True,
         )
 
 
@@ -221,7 +231,7 @@ def load_values_file(path: Path, kind: str = "values file") -> dict[str, Any]:
         ) from None
 
     try:
-        data = yaml.safe_load(text)
+        data = _load_yaml(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -378,6 +388,14 @@ def _split_unescaped(text: str) -> Iterator[str]:
             yield text[start:position]
             start = position + 1
     yield text[start:]
+
+
+def _load_yaml(text: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError:
+        # libyaml words its errors differently, so the pure-Python loader reports them.
+        return yaml.safe_load(text)
 
 
 def _get_child(node: Any, part: str | int) -> Any:

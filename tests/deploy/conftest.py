@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from chart_tools import ToolInstallError, ensure_checkov, ensure_helm4
 from deploy_helpers import CliResult, HelmInstallError, ensure_helm
+from fake_cluster import FakeCluster
 
 from taskora.cli.app import main
 
@@ -56,3 +59,46 @@ def run_taskora(
         return CliResult(exit_code=code, stdout=captured.out, stderr=captured.err)
 
     return run
+
+
+@pytest.fixture
+def fake_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeCluster:
+    """Fake helm, kubectl and docker first on ``PATH``, with no scripted answers yet.
+
+    No cluster, registry or Docker engine runs on the test machine: see ``fake_cluster.py``.
+    ``TASKORA_HELM`` and ``TASKORA_KUBECTL`` are removed so that ``PATH`` decides.
+    """
+    fake = FakeCluster.create(tmp_path / "cluster")
+    monkeypatch.setenv("PATH", f"{fake.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.delenv("TASKORA_HELM", raising=False)
+    monkeypatch.delenv("TASKORA_KUBECTL", raising=False)
+    monkeypatch.setenv("COLUMNS", "1000")
+    return fake
+
+
+@pytest.fixture(scope="session")
+def helm4_path() -> Path:
+    """A real Helm 4 binary: ``$TASKORA_HELM4``, or Helm 4.2 downloaded into ``.cache/tools``.
+
+    A failed installation fails the tests that need it instead of skipping them.
+    """
+    failure: ToolInstallError | None = None
+    try:
+        return ensure_helm4()
+    except ToolInstallError as error:
+        failure = error
+    pytest.fail(f"cannot provide Helm 4 for the chart tests: {failure}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def checkov_path() -> Path:
+    """checkov in its own virtual environment under ``.cache``, installed from PyPI if missing.
+
+    A failed installation fails the tests that need it instead of skipping them.
+    """
+    failure: ToolInstallError | None = None
+    try:
+        return ensure_checkov()
+    except ToolInstallError as error:
+        failure = error
+    pytest.fail(f"cannot provide checkov for the chart tests: {failure}", pytrace=False)

@@ -188,15 +188,33 @@ FILLED_VALUES = {
     "doks": {
         "image": {"repository": "registry.digitalocean.com/acme/taskora"},
         "database": {"host": "acme-db-do-user-1234567-0.b.db.ondigitalocean.com"},
+        "redis": {"host": "acme-redis-do-user-1234567-0.b.db.ondigitalocean.com"},
     },
     "gke": {
         "image": {"repository": "europe-west1-docker.pkg.dev/acme-prod/apps/taskora"},
-        "database": {"host": "10.20.0.3"},
+        "serviceAccount": {
+            "annotations": {
+                "iam.gke.io/gcp-service-account": "taskora@acme-prod.iam.gserviceaccount.com"
+            }
+        },
+        "cloudSqlProxy": {"instanceConnectionName": "acme-prod:europe-west1:taskora"},
+        "redis": {"host": "10.20.0.5"},
         "ingress": {"annotations": {"kubernetes.io/ingress.global-static-ip-name": "taskora-ip"}},
     },
     "aks": {
         "image": {"repository": "acme.azurecr.io/taskora"},
+        "serviceAccount": {
+            "annotations": {
+                "azure.workload.identity/client-id": "5f1c7a2e-0d3b-4c9e-8a61-2b7d9e4f0c13"
+            }
+        },
+        "azureKeyVault": {
+            "keyvaultName": "acme-vault",
+            "tenantId": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+            "clientId": "5f1c7a2e-0d3b-4c9e-8a61-2b7d9e4f0c13",
+        },
         "database": {"host": "acme-db.postgres.database.azure.com"},
+        "redis": {"host": "acme-cache.redis.cache.windows.net"},
     },
 }
 

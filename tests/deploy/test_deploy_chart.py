@@ -45,17 +45,41 @@ def test_chart_lints_strict(helm_path: Path, cloud: str | None) -> None:
     assert "1 chart(s) linted, 0 chart(s) failed" in completed.stdout
 
 
+# Kinds of every install through a cloud profile; each profile adds its own below.
+COMMON_KINDS = [
+    "Component",
+    "Component",
+    "Component",
+    "Component",
+    "Component",
+    "ConfigMap",
+    "Configuration",
+    "Deployment",
+    "Ingress",
+    "Job",
+    "Job",
+    "NetworkPolicy",
+    "NetworkPolicy",
+    "PodDisruptionBudget",
+    "Resiliency",
+    "Service",
+    "ServiceAccount",
+    "ServiceAccount",
+]
+PROFILE_KINDS = {"doks": [], "gke": ["BackendConfig"], "aks": ["SecretProviderClass"]}
+CUSTOM_KINDS = {"Component", "Configuration", "Resiliency", "BackendConfig", "SecretProviderClass"}
+
+
 @pytest.mark.parametrize("cloud", PROFILES)
 def test_manifests_valid_for_kubernetes(helm_path: Path, cloud: str) -> None:
     documents = render(helm_path, "-f", str(assets.PROFILES_DIR / f"{cloud}.yaml"))
 
-    assert sorted(document["kind"] for document in documents) == [
-        "ConfigMap",
-        "Deployment",
-        "Ingress",
-        "Service",
-    ]
+    assert sorted(document["kind"] for document in documents) == sorted(
+        COMMON_KINDS + PROFILE_KINDS[cloud]
+    )
     for document in documents:
+        if document["kind"] in CUSTOM_KINDS:
+            continue  # test_chart_validation checks custom resources against their schemas.
         # strict=True rejects fields that the Kubernetes schema does not define.
         kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
 
@@ -66,15 +90,19 @@ def test_manifests_valid_with_options(helm_path: Path) -> None:
         "--set",
         "ingress.tls.secretName=taskora-tls",
         "--set",
-        "serviceAccountName=taskora",
+        "serviceAccount.name=taskora",
         "--set",
         "imagePullSecrets={registry-credentials}",
         "--set",
         "nodeSelector.pool=general",
+        "--set",
+        "autoscaling.enabled=true",
     )
 
     for document in documents:
-        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+        if document["kind"] not in CUSTOM_KINDS:
+            kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    assert any(document["kind"] == "HorizontalPodAutoscaler" for document in documents)
 
 
 def test_ingress_disabled_renders_none(helm_path: Path) -> None:

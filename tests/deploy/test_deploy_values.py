@@ -423,7 +423,7 @@ def test_apply_rejects_placeholders_before_helm(
     with pytest.raises(DeployError) as error:
         apply(plan)
 
-    assert error.value.message.startswith("nothing deployed: 2 keys still contain")
+    assert error.value.message.startswith("nothing deployed: 3 keys still contain")
     assert not marker.exists()
 
 

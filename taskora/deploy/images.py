@@ -1,0 +1,219 @@
+"""Build the service image with Docker buildx and look images up in their registry.
+
+Both go through python-on-whales, which drives the ``docker`` command-line client. It is
+imported inside the functions because it loads pydantic models, which ``taskora deploy
+--dry-run`` does not need.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from taskora.deploy.errors import DeployError
+from taskora.errors import ExitCode
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
+
+logger = logging.getLogger(__name__)
+
+# The repository root when taskora runs from a checkout, which contains the Dockerfile.
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+# os/arch with an optional variant, as in linux/amd64 or linux/arm/v7.
+_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
+# An OCI image tag.
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# A repository with an optional registry host and port, in lowercase as OCI requires.
+_REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)+$")
+
+_NO_ENGINE = re.compile(
+    r"Cannot connect to the Docker daemon|Is the docker daemon running|"
+    r"error during connect|docker\.sock: connect",
+    re.IGNORECASE,
+)
+_NO_BUILDX = re.compile(r"unknown command: docker buildx|'buildx' is not a docker command")
+_DENIED = re.compile(r"unauthorized|denied|authentication required|401|403", re.IGNORECASE)
+_NOT_FOUND = re.compile(r"no such manifest|manifest unknown|not found|404", re.IGNORECASE)
+
+# The command that logs docker in to each profile's registry.
+REGISTRY_LOGINS = {
+    "registry.digitalocean.com": "doctl registry login",
+    "docker.pkg.dev": "gcloud auth configure-docker REGION-docker.pkg.dev",
+    "azurecr.io": "az acr login --name REGISTRY",
+}
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """Input of ``taskora images build``: the image references, the platforms and whether to push."""
+
+    repository: str
+    tags: tuple[str, ...]
+    platforms: tuple[str, ...] = ()
+    push: bool = False
+    context_dir: Path = SOURCE_ROOT
+    dockerfile: Path = SOURCE_ROOT / "Dockerfile"
+
+    @property
+    def references(self) -> list[str]:
+        """Return ``repository:tag`` for every tag."""
+        return [f"{self.repository}:{tag}" for tag in self.tags]
+
+
+def check_build_request(request: BuildRequest) -> None:
+    """Raise :class:`DeployError` for an invalid repository, tag, platform or Dockerfile."""
+    if not _REPOSITORY.match(request.repository):
+        raise DeployError(
+            f"invalid image repository {request.repository!r}: use lowercase "
+            "REGISTRY/PATH/NAME, such as registry.digitalocean.com/acme/taskora",
+            exit_code=ExitCode.USAGE,
+        )
+    if not request.tags:
+        raise DeployError("no image tag given: pass --tag TAG", exit_code=ExitCode.USAGE)
+    for tag in request.tags:
+        if not _TAG.match(tag):
+            raise DeployError(
+                f"invalid image tag {tag!r}: use at most 128 letters, digits, '_', '.' and "
+                "'-', not starting with '.' or '-'",
+                exit_code=ExitCode.USAGE,
+            )
+    for platform in request.platforms:
+        if not _PLATFORM.match(platform):
+            raise DeployError(
+                f"invalid platform {platform!r}: use OS/ARCH such as linux/amd64 or linux/arm64",
+                exit_code=ExitCode.USAGE,
+            )
+    if len(request.platforms) > 1 and not request.push:
+        raise DeployError(
+            f"building for {len(request.platforms)} platforms needs --push, because the local "
+            "Docker image store keeps one platform of an image",
+            exit_code=ExitCode.USAGE,
+        )
+    if not request.dockerfile.is_file():
+        raise DeployError(
+            f"Dockerfile not found at {request.dockerfile}: run from a checkout of taskora "
+            "or pass --file",
+            exit_code=ExitCode.USAGE,
+        )
+
+
+def build_image(
+    request: BuildRequest,
+    client: DockerClient | None = None,
+    on_log: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Build the image with ``docker buildx build``, push it if asked, and return its references.
+
+    Without ``push`` the image is loaded into the local Docker engine. Each line of the
+    build's log goes to ``on_log``. The log is streamed rather than left on the terminal
+    so that a failure's message reaches the error.
+    """
+    check_build_request(request)
+    from python_on_whales.exceptions import DockerException
+
+    docker = client or _docker_client()
+    logger.info(
+        "building %s for %s, push %s",
+        ", ".join(request.references),
+        ", ".join(request.platforms) or "the engine's platform",
+        request.push,
+    )
+    try:
+        logs = docker.buildx.build(
+            context_path=request.context_dir,
+            file=request.dockerfile,
+            tags=request.references,
+            platforms=list(request.platforms) or None,
+            push=request.push,
+            load=not request.push,
+            progress="plain",
+            stream_logs=True,
+        )
+        for line in logs or ():
+            if on_log is not None:
+                on_log(line)
+    except DockerException as error:
+        raise _build_error(error, request) from None
+    logger.info("built %s", ", ".join(request.references))
+    return request.references
+
+
+def registry_lookup(reference: str, client: DockerClient | None = None) -> tuple[bool | None, str]:
+    """Look ``reference`` up with ``docker manifest inspect``, which queries the registry only.
+
+    Returns ``(True, "")`` when found, ``(False, reason)`` when the registry reports that it does
+    not exist, and ``(None, reason)`` when this cannot be told.
+    """
+    from python_on_whales import DockerClient
+    from python_on_whales.client_config import ClientNotFoundError
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        docker = client or DockerClient()
+        docker.manifest.inspect(reference)
+    except ClientNotFoundError:
+        return None, "the docker command is not installed"
+    except DockerException as error:
+        output = (error.stderr or error.stdout or "").strip()
+        logger.info("docker manifest inspect %s failed: %s", reference, output)
+        if _DENIED.search(output):
+            return None, f"the registry denied access, so log in with `{registry_login(reference)}`"
+        if _NOT_FOUND.search(output):
+            return False, output.splitlines()[-1] if output else "not found"
+        return None, output.splitlines()[-1] if output else f"exit code {error.return_code}"
+    return True, ""
+
+
+def registry_login(reference: str) -> str:
+    """Return the command that logs docker in to the registry of ``reference``."""
+    host = reference.split("/", 1)[0]
+    for suffix, command in REGISTRY_LOGINS.items():
+        if host == suffix or host.endswith(f".{suffix}") or host.endswith(f"-{suffix}"):
+            return command
+    return f"docker login {host}"
+
+
+def _docker_client() -> DockerClient:
+    from python_on_whales import DockerClient
+    from python_on_whales.client_config import ClientNotFoundError
+
+    client = DockerClient()
+    try:
+        client.client_config.get_client_call_with_path()
+    except ClientNotFoundError:
+        raise DeployError(
+            "docker not found on PATH: install Docker Engine or Docker Desktop with the "
+            "buildx plugin (https://docs.docker.com/engine/install/)"
+        ) from None
+    return client
+
+
+def _build_error(error: Exception, request: BuildRequest) -> DeployError:
+    output = (getattr(error, "stderr", None) or getattr(error, "stdout", None) or "").strip()
+    last_line = (
+        output.splitlines()[-1] if output else f"exit code {getattr(error, 'return_code', '?')}"
+    )
+    logger.error("docker buildx build failed: %s", last_line)
+    if _NO_BUILDX.search(output):
+        return DeployError(
+            "the docker buildx plugin is not installed: install it "
+            "(https://docs.docker.com/build/concepts/overview/#install-buildx) and try again"
+        )
+    if _NO_ENGINE.search(output):
+        return DeployError(
+            f"no Docker engine is reachable ({last_line}): start Docker, or point DOCKER_HOST "
+            "or the docker context at a running engine",
+            exit_code=ExitCode.UNREACHABLE,
+        )
+    if request.push and _DENIED.search(output):
+        return DeployError(
+            f"the registry rejected the push of {request.references[0]} ({last_line}): log in "
+            f"with `{registry_login(request.repository)}` and try again"
+        )
+    return DeployError(f"docker buildx build failed: {last_line}")

@@ -1,0 +1,555 @@
+"""Check, before anything changes, that a deploy can succeed, and give the fix of each failure.
+
+The checks run in order: helm, kubectl, the kube context, the cluster's API server, Dapr in
+the cluster, the release namespace, the Secrets that the values name, and the image in its
+registry. When helm, kubectl, the context or the server fails, the later checks are skipped
+because they would only repeat that failure. Every check only reads: none creates anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from taskora.deploy import helm, kubectl
+from taskora.deploy.errors import DeployError
+from taskora.errors import ExitCode
+
+logger = logging.getLogger(__name__)
+
+DAPR_NAMESPACE = "dapr-system"
+# The Dapr resource kinds the chart renders: Component, Configuration and Resiliency.
+DAPR_CRDS = ("components.dapr.io", "configurations.dapr.io", "resiliencies.dapr.io")
+DAPR_INSTALL_FIX = (
+    "install Dapr into the cluster with `dapr init -k --wait`, or with Helm: "
+    "`helm repo add dapr https://dapr.github.io/helm-charts/ && helm upgrade --install dapr "
+    "dapr/dapr --namespace dapr-system --create-namespace --wait`"
+)
+
+# The command of each cloud's CLI that writes a kubeconfig context for a cluster.
+CREDENTIALS_COMMANDS = {
+    "doks": "doctl kubernetes cluster kubeconfig save CLUSTER",
+    "gke": "gcloud container clusters get-credentials CLUSTER --location LOCATION",
+    "aks": "az aks get-credentials --resource-group GROUP --name CLUSTER",
+}
+
+# A values key that names an existing Secret: database.existingSecret, kafka.caSecret.
+_SECRET_NAME_KEY = re.compile(r"^(existingSecret|[a-z][A-Za-z0-9]*Secret)$")
+# Values sections named after a backend that a `type` value chooses, such as
+# dapr.pubsub.type: kafka. An unchosen section's Secrets are not used.
+BACKEND_SECTIONS = ("redis", "kafka", "postgresql")
+# A sibling key that names a key inside that Secret, such as database.passwordKey.
+_SECRET_KEY_KEY = re.compile(r"^[A-Za-z0-9]+Key$")
+
+
+class CheckStatus(StrEnum):
+    """Outcome of one check."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check: what it looked at, what it found, and for a failure the fix."""
+
+    name: str
+    status: CheckStatus
+    detail: str
+    fix: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        """Return the result as JSON-ready data."""
+        return {
+            "name": self.name,
+            "status": self.status.value,
+            "detail": self.detail,
+            "fix": self.fix,
+        }
+
+
+@dataclass
+class PreflightReport:
+    """Every check's result and the context that the deploy must use."""
+
+    checks: list[CheckResult] = field(default_factory=list)
+    # The context every check used: --context, or the kubeconfig's current one.
+    context: str | None = None
+    # Set when the API server did not respond, so the CLI exits with UNREACHABLE.
+    unreachable: bool = False
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        """Return the failed checks, in the order they ran."""
+        return [check for check in self.checks if check.status is CheckStatus.FAILED]
+
+    def add(self, name: str, status: CheckStatus, detail: str, fix: str = "") -> CheckResult:
+        """Record one result, log it, and return it."""
+        result = CheckResult(name=name, status=status, detail=detail, fix=fix)
+        self.checks.append(result)
+        logger.info("preflight %s %s: %s", name, status.value, detail)
+        return result
+
+
+class PreflightError(DeployError):
+    """One or more preflight checks failed; nothing was deployed."""
+
+    def __init__(self, report: PreflightReport) -> None:
+        failures = report.failures
+        lines = [f"nothing deployed: {len(failures)} preflight check(s) failed"]
+        for check in failures:
+            lines.append(f"- {check.name}: {check.detail}. Fix: {check.fix}")
+        exit_code = ExitCode.UNREACHABLE if report.unreachable else ExitCode.ERROR
+        super().__init__("\n".join(lines), exit_code=exit_code)
+        self.report = report
+
+
+@dataclass(frozen=True)
+class SecretReference:
+    """A Secret that the values name, the keys it must contain, and the key that names it."""
+
+    name: str
+    keys: tuple[str, ...]
+    value_key: str
+    # The values section whose driver creates the Secret when the pods start, or "".
+    provided_by: str = ""
+
+
+@dataclass(frozen=True)
+class PreflightInput:
+    """Input of the preflight checks: helm, the merged values, the namespace, cloud and context."""
+
+    helm: Path
+    values: Mapping[str, Any]
+    namespace: str
+    cloud: str
+    kube_context: str | None = None
+    app_version: str = ""
+
+
+# Returns True when the registry has the image, False when it does not, and None with a
+# reason when it cannot tell (no docker CLI, no credentials, registry unreachable).
+ImageLookup = Callable[[str], tuple[bool | None, str]]
+
+
+def run_preflight(
+    preflight: PreflightInput, *, image_lookup: ImageLookup | None = None
+) -> PreflightReport:
+    """Run every check and return the report. Raises :class:`PreflightError` if one failed.
+
+    ``image_lookup`` None skips the registry check.
+    """
+    report = PreflightReport()
+    kubectl_path = _check_tools(preflight, report)
+    if kubectl_path is not None:
+        context = _check_context(kubectl_path, preflight, report)
+        if context is not None and _check_server(kubectl_path, context, preflight, report):
+            report.context = context
+            _check_dapr(kubectl_path, context, report)
+            secrets = secret_references(preflight.values)
+            required = [secret for secret in secrets if not secret.provided_by]
+            if _check_namespace(kubectl_path, context, preflight.namespace, required, report):
+                for secret in secrets:
+                    _check_secret(kubectl_path, context, preflight.namespace, secret, report)
+
+    _check_image(preflight, image_lookup, report)
+    if report.failures:
+        raise PreflightError(report)
+    return report
+
+
+def secret_references(values: Mapping[str, Any]) -> list[SecretReference]:
+    """Find every existing Secret that the values name and the deploy would use.
+
+    The rules read the values, not a fixed list of keys, so new values sections follow:
+
+    - A key named ``existingSecret`` or ending in ``Secret`` (``caSecret``) names a Secret.
+      Sibling keys ending in ``Key`` name the keys it must contain: ``caKey`` belongs to
+      ``caSecret``, and the other ``*Key`` siblings to ``existingSecret``.
+    - A mapping with ``enabled: false`` is skipped, and so is one with ``authType: none``.
+    - A section named after a backend (``redis``, ``kafka``, ``postgresql``) is skipped
+      unless some ``type`` value in the enabled values chooses that backend.
+    - ``imagePullSecrets`` entries name registry Secrets.
+    - A Secret listed as ``secretName`` under the ``secrets`` of an enabled section, such as
+      ``azureKeyVault``, is created by that section's driver when the pods start, so it is
+      reported and not required.
+    """
+    chosen = set(_chosen_backends(values))
+    provided = dict(_provided_secrets(values, ()))
+    found: dict[str, SecretReference] = {}
+    for reference in _walk_secret_references(values, (), chosen):
+        reference = dataclasses.replace(reference, provided_by=provided.get(reference.name, ""))
+        known = found.get(reference.name)
+        if known is None:
+            found[reference.name] = reference
+        else:
+            keys = tuple(dict.fromkeys((*known.keys, *reference.keys)))
+            found[reference.name] = dataclasses.replace(known, keys=keys)
+
+    for index, entry in enumerate(values.get("imagePullSecrets") or []):
+        name = entry.get("name") if isinstance(entry, Mapping) else entry
+        if isinstance(name, str) and name and name not in found:
+            found[name] = SecretReference(
+                name, (".dockerconfigjson",), f"imagePullSecrets[{index}]"
+            )
+    return list(found.values())
+
+
+def image_reference(values: Mapping[str, Any], app_version: str) -> str | None:
+    """Return the image the chart deploys: ``repository@digest`` or ``repository:tag``."""
+    image = values.get("image")
+    if not isinstance(image, Mapping) or not image.get("repository"):
+        return None
+    repository = str(image["repository"])
+    if image.get("digest"):
+        return f"{repository}@{image['digest']}"
+    return f"{repository}:{image.get('tag') or app_version}"
+
+
+def _chosen_backends(node: Mapping[str, Any]) -> Iterator[str]:
+    if node.get("enabled") is False:
+        return
+    for key, value in node.items():
+        if isinstance(value, Mapping):
+            yield from _chosen_backends(value)
+        elif key == "type" and isinstance(value, str):
+            yield value
+
+
+def _provided_secrets(node: Mapping[str, Any], path: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    if node.get("enabled") is False:
+        return
+    for key, value in node.items():
+        if isinstance(value, Mapping):
+            yield from _provided_secrets(value, (*path, key))
+        elif key == "secrets" and isinstance(value, list):
+            for entry in value:
+                if isinstance(entry, Mapping) and isinstance(entry.get("secretName"), str):
+                    yield entry["secretName"], ".".join(path) or "the values"
+
+
+def _walk_secret_references(
+    node: Mapping[str, Any], path: tuple[str, ...], chosen: set[str]
+) -> Iterator[SecretReference]:
+    if node.get("enabled") is False:
+        return
+    names = {
+        key: value
+        for key, value in node.items()
+        if _SECRET_NAME_KEY.match(key) and isinstance(value, str) and value
+    }
+    if node.get("authType") == "none":
+        names = {}
+    key_keys = [
+        key
+        for key, value in node.items()
+        if _SECRET_KEY_KEY.match(key) and isinstance(value, str) and value
+    ]
+    for name_key, secret in names.items():
+        prefix = name_key.removesuffix("Secret")
+        if name_key == "existingSecret" or name_key.endswith("ExistingSecret"):
+            claimed = {f"{other.removesuffix('Secret')}Key" for other in names if other != name_key}
+            keys = [key for key in key_keys if key not in claimed]
+        else:
+            keys = [key for key in key_keys if key == f"{prefix}Key"]
+        yield SecretReference(
+            secret, tuple(str(node[key]) for key in keys), ".".join((*path, name_key))
+        )
+
+    for key, value in node.items():
+        if not isinstance(value, Mapping):
+            continue
+        if key in BACKEND_SECTIONS and key not in chosen:
+            continue
+        yield from _walk_secret_references(value, (*path, key), chosen)
+
+
+def _check_tools(preflight: PreflightInput, report: PreflightReport) -> Path | None:
+    """Check the versions of helm and kubectl. Returns kubectl, or None if a tool is unusable."""
+    helm_ok = _check_helm(preflight.helm, report)
+    try:
+        kubectl_path = kubectl.find_kubectl()
+        version = kubectl.parse_client_version(
+            kubectl.run_kubectl(kubectl.client_version_command(kubectl_path))
+        )
+    except DeployError as error:
+        report.add("kubectl", CheckStatus.FAILED, error.message, _KUBECTL_FIX)
+        return None
+    report.add("kubectl", CheckStatus.PASSED, f"kubectl {version} at {kubectl_path}")
+    return kubectl_path if helm_ok else None
+
+
+_KUBECTL_FIX = (
+    "install kubectl (https://kubernetes.io/docs/tasks/tools/) or set TASKORA_KUBECTL to its path"
+)
+
+
+def _check_helm(helm_path: Path, report: PreflightReport) -> bool:
+    try:
+        output = helm.run_helm(helm.version_command(helm_path), timeout=helm.QUERY_TIMEOUT_SECONDS)
+        major, minor, patch = helm.parse_version(output)
+    except DeployError as error:
+        report.add("helm", CheckStatus.FAILED, error.message, helm.INSTALL_HINT)
+        return False
+    version = f"{major}.{minor}.{patch}"
+    if major not in helm.SUPPORTED_MAJORS:
+        report.add(
+            "helm",
+            CheckStatus.FAILED,
+            f"helm {version} at {helm_path} is not Helm 3 or 4",
+            helm.INSTALL_HINT,
+        )
+        return False
+    report.add("helm", CheckStatus.PASSED, f"helm {version} at {helm_path}")
+    return True
+
+
+def _check_context(
+    kubectl_path: Path, preflight: PreflightInput, report: PreflightReport
+) -> str | None:
+    credentials = CREDENTIALS_COMMANDS.get(preflight.cloud, "your cloud's get-credentials command")
+    if preflight.kube_context:
+        try:
+            kubectl.run_kubectl(kubectl.get_context_command(kubectl_path, preflight.kube_context))
+        except DeployError as error:
+            report.add(
+                "context",
+                CheckStatus.FAILED,
+                f"context {preflight.kube_context!r} is not in the kubeconfig ({error.message})",
+                f"list the contexts with `kubectl config get-contexts`, or add the cluster's "
+                f"with `{credentials}`",
+            )
+            return None
+        report.add("context", CheckStatus.PASSED, f"context {preflight.kube_context} (--context)")
+        return preflight.kube_context
+
+    try:
+        context = kubectl.run_kubectl(kubectl.current_context_command(kubectl_path)).strip()
+    except DeployError as error:
+        context = ""
+        logger.info("no current kube context: %s", error.message)
+    if not context:
+        report.add(
+            "context",
+            CheckStatus.FAILED,
+            "the kubeconfig has no current context and --context is not given",
+            f"pass --context NAME, or run `{credentials}`, which also selects the context",
+        )
+        return None
+    report.add("context", CheckStatus.PASSED, f"context {context} (the current context)")
+    return context
+
+
+def _check_server(
+    kubectl_path: Path, context: str, preflight: PreflightInput, report: PreflightReport
+) -> bool:
+    try:
+        version = kubectl.parse_server_version(
+            kubectl.run_kubectl(kubectl.server_version_command(kubectl_path, context))
+        )
+    except DeployError as error:
+        report.unreachable = error.exit_code is ExitCode.UNREACHABLE
+        credentials = CREDENTIALS_COMMANDS.get(preflight.cloud, "the get-credentials command")
+        report.add(
+            "cluster",
+            CheckStatus.FAILED,
+            f"the API server of context {context} did not respond: {error.message}",
+            "check that the cluster is running and your network reaches it (VPN, authorized "
+            f"networks), and refresh expired credentials with `{credentials}`",
+        )
+        return False
+    report.add("cluster", CheckStatus.PASSED, f"Kubernetes {version.git_version} answers")
+    return True
+
+
+def _check_dapr(kubectl_path: Path, context: str, report: PreflightReport) -> None:
+    try:
+        namespaces = kubectl.parse_names(
+            kubectl.run_kubectl(
+                kubectl.get_names_command(kubectl_path, context, "namespace", [DAPR_NAMESPACE])
+            )
+        )
+        crds = kubectl.parse_names(
+            kubectl.run_kubectl(
+                kubectl.get_names_command(
+                    kubectl_path, context, "customresourcedefinitions", DAPR_CRDS
+                )
+            )
+        )
+    except DeployError as error:
+        report.add(
+            "dapr",
+            CheckStatus.FAILED,
+            f"cannot read Dapr's namespace and CRDs: {error.message}",
+            "use a context allowed to read namespaces and customresourcedefinitions",
+        )
+        return
+
+    missing = [crd for crd in DAPR_CRDS if crd not in crds]
+    if DAPR_NAMESPACE not in namespaces:
+        report.add(
+            "dapr",
+            CheckStatus.FAILED,
+            f"namespace {DAPR_NAMESPACE} does not exist",
+            DAPR_INSTALL_FIX,
+        )
+    elif missing:
+        report.add(
+            "dapr",
+            CheckStatus.FAILED,
+            f"the Dapr CRDs {', '.join(missing)} are missing",
+            DAPR_INSTALL_FIX,
+        )
+    else:
+        report.add(
+            "dapr",
+            CheckStatus.PASSED,
+            f"namespace {DAPR_NAMESPACE} and CRDs {', '.join(DAPR_CRDS)} exist",
+        )
+
+
+def _check_namespace(
+    kubectl_path: Path,
+    context: str,
+    namespace: str,
+    secrets: Sequence[SecretReference],
+    report: PreflightReport,
+) -> bool:
+    """Check the release namespace and return whether it exists."""
+    try:
+        found = kubectl.parse_names(
+            kubectl.run_kubectl(
+                kubectl.get_names_command(kubectl_path, context, "namespace", [namespace])
+            )
+        )
+    except DeployError as error:
+        report.add(
+            "namespace",
+            CheckStatus.FAILED,
+            f"cannot read namespace {namespace}: {error.message}",
+            "use a context allowed to read namespaces",
+        )
+        return False
+
+    if namespace in found:
+        report.add("namespace", CheckStatus.PASSED, f"namespace {namespace} exists")
+        return True
+    if not secrets:
+        report.add(
+            "namespace",
+            CheckStatus.PASSED,
+            f"namespace {namespace} does not exist yet; helm creates it",
+        )
+        return False
+    names = ", ".join(secret.name for secret in secrets)
+    report.add(
+        "namespace",
+        CheckStatus.FAILED,
+        f"namespace {namespace} does not exist, so the Secrets the values name ({names}) "
+        "cannot exist either",
+        f"run `kubectl create namespace {namespace}`, then create the Secrets in it",
+    )
+    return False
+
+
+def _check_secret(
+    kubectl_path: Path,
+    context: str,
+    namespace: str,
+    secret: SecretReference,
+    report: PreflightReport,
+) -> None:
+    name = f"secret {secret.name}"
+    if secret.provided_by:
+        report.add(
+            name,
+            CheckStatus.SKIPPED,
+            f"Secret {secret.name} is created from {secret.provided_by} when the pods start",
+        )
+        return
+    try:
+        keys = kubectl.parse_secret_keys(
+            kubectl.run_kubectl(
+                kubectl.secret_keys_command(kubectl_path, context, namespace, secret.name)
+            )
+        )
+    except DeployError as error:
+        report.add(
+            name,
+            CheckStatus.FAILED,
+            f"cannot read Secret {secret.name} in namespace {namespace}: {error.message}",
+            "use a context allowed to get Secrets in that namespace",
+        )
+        return
+
+    if keys is None:
+        report.add(
+            name,
+            CheckStatus.FAILED,
+            f"Secret {secret.name} (named by {secret.value_key}) does not exist in namespace "
+            f"{namespace}",
+            _create_secret_fix(secret, namespace),
+        )
+        return
+    missing = [key for key in secret.keys if key not in keys]
+    if missing:
+        report.add(
+            name,
+            CheckStatus.FAILED,
+            f"Secret {secret.name} in namespace {namespace} has no key {', '.join(missing)}",
+            f"add the key, for example `kubectl --namespace {namespace} edit secret {secret.name}`, "
+            f"or point the values at the key it has",
+        )
+        return
+    listed = f" with key {', '.join(secret.keys)}" if secret.keys else ""
+    report.add(name, CheckStatus.PASSED, f"Secret {secret.name} exists{listed}")
+
+
+def _create_secret_fix(secret: SecretReference, namespace: str) -> str:
+    if secret.keys == (".dockerconfigjson",):
+        return (
+            f"run `kubectl --namespace {namespace} create secret docker-registry {secret.name} "
+            "--docker-server=REGISTRY --docker-username=USER --docker-password=PASSWORD`"
+        )
+    literals = (
+        " ".join(f"--from-literal={key}=VALUE" for key in secret.keys) or "--from-literal=KEY=VALUE"
+    )
+    return (
+        f"run `kubectl --namespace {namespace} create secret generic {secret.name} {literals}`, "
+        f"or set {secret.value_key} to the name of an existing Secret"
+    )
+
+
+def _check_image(
+    preflight: PreflightInput, image_lookup: ImageLookup | None, report: PreflightReport
+) -> None:
+    reference = image_reference(preflight.values, preflight.app_version)
+    if reference is None:
+        report.add("image", CheckStatus.SKIPPED, "the values set no image.repository")
+        return
+    if image_lookup is None:
+        report.add("image", CheckStatus.SKIPPED, f"{reference}: the registry check is turned off")
+        return
+
+    found, reason = image_lookup(reference)
+    if found is None:
+        report.add(
+            "image", CheckStatus.SKIPPED, f"{reference}: cannot check the registry ({reason})"
+        )
+    elif found:
+        report.add("image", CheckStatus.PASSED, f"{reference} is in the registry")
+    else:
+        report.add(
+            "image",
+            CheckStatus.FAILED,
+            f"{reference} is not in the registry ({reason})",
+            "build and push it with `taskora images build --push`, or pass the tag that "
+            "exists with --image-tag",
+        )

@@ -1,0 +1,515 @@
+"""``taskora deploy``, ``status`` and ``rollback`` against fake helm, kubectl and docker.
+
+No cluster runs on the test machine, so the cluster side is the fake executables of
+``fake_cluster.py`` on PATH: the tests assert the exact commands and what happens when one
+fails. ``helm template`` is handed to the real helm.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+import yaml
+from deploy_helpers import CliResult
+from fake_cluster import (
+    UNREACHABLE,
+    VALUES_FILE,
+    FakeCluster,
+    preflight_calls,
+    profile_secrets,
+    write_filled_placeholders,
+)
+
+from taskora.deploy import assets
+
+Run = Callable[[Sequence[str]], CliResult]
+
+CHART = str(assets.CHART_DIR)
+RELEASE_JSON = json.dumps(
+    {
+        "name": "taskora",
+        "namespace": "prod",
+        "version": 4,
+        "info": {"status": "deployed", "notes": "Reach Taskora at https://tasks.example.org."},
+    }
+)
+STATUS_JSON = json.dumps(
+    {
+        "name": "taskora",
+        "namespace": "prod",
+        "version": 4,
+        "info": {
+            "status": "deployed",
+            "last_deployed": "2026-12-04T10:00:00Z",
+            "description": "Upgrade complete",
+        },
+        "chart": {"metadata": {"name": "taskora", "version": "0.1.0", "appVersion": "0.1.0"}},
+    }
+)
+HISTORY_JSON = json.dumps(
+    [
+        {
+            "revision": 3,
+            "updated": "2026-12-03T09:00:00Z",
+            "status": "superseded",
+            "chart": "taskora-0.1.0",
+            "app_version": "0.1.0",
+            "description": "Upgrade complete",
+        },
+        {
+            "revision": 4,
+            "updated": "2026-12-04T10:00:00Z",
+            "status": "deployed",
+            "chart": "taskora-0.1.0",
+            "app_version": "0.1.0",
+            "description": "Upgrade complete",
+        },
+    ]
+)
+NOT_FOUND = "Error: release: not found\n"
+
+
+def upgrade_call(namespace: str, context: str, timeout: str = "10m") -> list[str]:
+    return [
+        "helm",
+        "upgrade",
+        "--install",
+        "taskora",
+        CHART,
+        "--namespace",
+        namespace,
+        "--create-namespace",
+        "-f",
+        VALUES_FILE,
+        "--atomic",
+        "--wait",
+        "--timeout",
+        timeout,
+        "--output",
+        "json",
+        "--kube-context",
+        context,
+    ]
+
+
+@pytest.fixture
+def doks_values(tmp_path: Path, fake_cluster: FakeCluster) -> Path:
+    """A filled DOKS values file, with the cluster scripted healthy for it."""
+    filled = write_filled_placeholders(tmp_path, "doks")
+    fake_cluster.healthy(
+        context="do-fra1-prod", namespace="prod", secrets=profile_secrets("doks", filled)
+    )
+    return filled
+
+
+def test_deploy_commands_in_order(
+    run_taskora: Run, fake_cluster: FakeCluster, doks_values: Path
+) -> None:
+    fake_cluster.on(
+        "helm", "upgrade", stdout='Release "taskora" has been upgraded.\n' + RELEASE_JSON
+    )
+
+    result = run_taskora(
+        [
+            "deploy",
+            "--cloud",
+            "doks",
+            "-f",
+            str(doks_values),
+            "-n",
+            "prod",
+            "--image-tag",
+            "0.3.1",
+            "--timeout",
+            "5m",
+            "--skip-image-check",
+        ]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    secrets = tuple(profile_secrets("doks", doks_values))
+    assert fake_cluster.calls() == [
+        *preflight_calls(namespace="prod", secrets=secrets),
+        upgrade_call("prod", "do-fra1-prod", "5m"),
+    ]
+    [sent] = fake_cluster.values_passed("helm", "upgrade")
+    assert yaml.safe_load(sent)["image"]["tag"] == "0.3.1"
+    assert result.stdout.splitlines() == [
+        "Release taskora in namespace prod: revision 4, status deployed.",
+        "  context: do-fra1-prod",
+        "  cloud: doks",
+        "  image: registry.digitalocean.com/acme-registry/taskora:0.3.1",
+        "  replicas: 2",
+        "  host: taskora.example.com",
+        "",
+        "Reach Taskora at https://tasks.example.org.",
+    ]
+
+
+def test_deploy_given_context_passed_to_helm(
+    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path
+) -> None:
+    filled = write_filled_placeholders(tmp_path, "gke")
+    context = "gke_acme_europe-west1_prod"
+    fake_cluster.healthy(context=context, secrets=profile_secrets("gke", filled))
+    fake_cluster.on("helm", "upgrade", stdout=RELEASE_JSON)
+    image = "acme-region-docker.pkg.dev/acme-project/acme-repository/taskora:0.1.0"
+
+    result = run_taskora(["deploy", "--cloud", "gke", "-f", str(filled), "--context", context])
+
+    assert result.exit_code == 0, result.stderr
+    assert fake_cluster.calls() == [
+        *preflight_calls(
+            context=context,
+            secrets=tuple(profile_secrets("gke", filled)),
+            image=image,
+            given_context=True,
+        ),
+        upgrade_call("taskora", context),
+    ]
+
+
+def test_deploy_json_summary(
+    run_taskora: Run, fake_cluster: FakeCluster, doks_values: Path
+) -> None:
+    fake_cluster.on("helm", "upgrade", stdout=RELEASE_JSON)
+
+    result = run_taskora(
+        ["deploy", "--cloud", "doks", "-f", str(doks_values), "-n", "prod", "--json"]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "release": "taskora",
+        "namespace": "prod",
+        "context": "do-fra1-prod",
+        "revision": 4,
+        "status": "deployed",
+        "cloud": "doks",
+        "image": "registry.digitalocean.com/acme-registry/taskora:0.1.0",
+        "replicas": 2,
+        "host": "taskora.example.com",
+        "notes": "Reach Taskora at https://tasks.example.org.",
+    }
+
+
+def test_deploy_preflight_failure_runs_no_upgrade(
+    run_taskora: Run, fake_cluster: FakeCluster, doks_values: Path
+) -> None:
+    fake_cluster.on(
+        "kubectl",
+        "--context",
+        "do-fra1-prod",
+        "--request-timeout",
+        "15s",
+        "get",
+        "namespace",
+        "dapr-system",
+    )
+
+    result = run_taskora(["deploy", "--cloud", "doks", "-f", str(doks_values), "-n", "prod"])
+
+    assert result.exit_code == 1
+    assert not any(call[:2] == ["helm", "upgrade"] for call in fake_cluster.calls())
+    assert "  FAILED dapr: namespace dapr-system does not exist" in result.stderr.splitlines()
+    assert "Error: nothing deployed: 1 preflight check(s) failed" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("stderr", "exit_code", "message"),
+    [
+        (
+            'Error: Kubernetes cluster unreachable: Get "https://10.0.0.1/version": dial tcp '
+            "10.0.0.1:443: connect: connection refused\n",
+            3,
+            "Error: helm upgrade failed with exit code 1: Kubernetes cluster unreachable: Get "
+            '"https://10.0.0.1/version": dial tcp 10.0.0.1:443: connect: connection refused',
+        ),
+        (
+            "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress\n",
+            6,
+            "Error: helm upgrade failed with exit code 1: UPGRADE FAILED: another operation "
+            "(install/upgrade/rollback) is in progress",
+        ),
+        (
+            "Error: UPGRADE FAILED: release taskora failed, and has been rolled back due to "
+            "atomic being set: context deadline exceeded\n",
+            3,
+            "Error: helm upgrade failed with exit code 1: UPGRADE FAILED: release taskora failed, "
+            "and has been rolled back due to atomic being set: context deadline exceeded",
+        ),
+        (
+            "Error: UPGRADE FAILED: release taskora failed, and has been rolled back due to "
+            "atomic being set: resource Deployment/prod/taskora not ready\n",
+            1,
+            "Error: helm upgrade failed with exit code 1: UPGRADE FAILED: release taskora failed, "
+            "and has been rolled back due to atomic being set: resource Deployment/prod/taskora "
+            "not ready",
+        ),
+    ],
+    ids=["unreachable", "conflict", "timeout", "not-ready"],
+)
+def test_deploy_upgrade_failure(
+    run_taskora: Run,
+    fake_cluster: FakeCluster,
+    doks_values: Path,
+    stderr: str,
+    exit_code: int,
+    message: str,
+) -> None:
+    fake_cluster.on("helm", "upgrade", stderr=stderr, exit_code=1)
+
+    result = run_taskora(
+        ["deploy", "--cloud", "doks", "-f", str(doks_values), "-n", "prod", "--skip-image-check"]
+    )
+
+    assert result.exit_code == exit_code
+    assert result.stderr.strip().splitlines()[-1] == message
+    assert result.stdout == ""
+    assert fake_cluster.calls()[-1] == upgrade_call("prod", "do-fra1-prod")
+
+
+def test_deploy_values_out_kept(
+    run_taskora: Run, fake_cluster: FakeCluster, doks_values: Path, tmp_path: Path
+) -> None:
+    fake_cluster.on("helm", "upgrade", stdout=RELEASE_JSON)
+    kept = tmp_path / "kept.yaml"
+
+    result = run_taskora(
+        [
+            "deploy",
+            "--cloud",
+            "doks",
+            "-f",
+            str(doks_values),
+            "-n",
+            "prod",
+            "--values-out",
+            str(kept),
+        ]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    upgrade = fake_cluster.calls()[-1]
+    assert upgrade[8:10] == ["-f", str(kept)]
+    assert fake_cluster.values_passed("helm", "upgrade") == [kept.read_text(encoding="utf-8")]
+
+
+def test_deploy_placeholders_stop_before_preflight(
+    run_taskora: Run, fake_cluster: FakeCluster
+) -> None:
+    fake_cluster.healthy()
+
+    result = run_taskora(["deploy", "--cloud", "doks"])
+
+    assert result.exit_code == 2
+    assert fake_cluster.calls() == []
+    assert result.stderr.startswith("Error: nothing deployed: ")
+
+
+def test_status_commands_and_output(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    fake_cluster.on("helm", "status", stdout=STATUS_JSON)
+    fake_cluster.on("helm", "history", stdout=HISTORY_JSON)
+
+    result = run_taskora(["deploy", "status", "-n", "prod", "--context", "do-fra1-prod"])
+
+    assert result.exit_code == 0, result.stderr
+    assert fake_cluster.calls() == [
+        [
+            "helm",
+            "status",
+            "taskora",
+            "--namespace",
+            "prod",
+            "--output",
+            "json",
+            "--kube-context",
+            "do-fra1-prod",
+        ],
+        [
+            "helm",
+            "history",
+            "taskora",
+            "--namespace",
+            "prod",
+            "--max",
+            "10",
+            "--output",
+            "json",
+            "--kube-context",
+            "do-fra1-prod",
+        ],
+    ]
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "Release taskora in namespace prod: revision 4, status deployed, chart taskora-0.1.0, "
+        "app version 0.1.0."
+    )
+    assert lines[1] == "Last deployed 2026-12-04T10:00:00Z: Upgrade complete"
+    assert any("superseded" in line for line in lines[2:])
+
+
+def test_status_json(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    fake_cluster.on("helm", "status", stdout=STATUS_JSON)
+    fake_cluster.on("helm", "history", stdout=HISTORY_JSON)
+
+    result = run_taskora(["deploy", "status", "--namespace", "prod", "--json"])
+
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["revision"] == 4
+    assert document["status"] == "deployed"
+    assert [entry["revision"] for entry in document["history"]] == [3, 4]
+    assert document["history"][0]["status"] == "superseded"
+
+
+def test_status_release_not_found(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    fake_cluster.on("helm", "status", stderr=NOT_FOUND, exit_code=1)
+
+    result = run_taskora(["deploy", "status", "--release", "tasks", "-n", "prod"])
+
+    assert result.exit_code == 5
+    assert result.stderr.strip() == (
+        "Error: release tasks not found in namespace prod: check --release and --namespace, "
+        "or list releases with `helm list --all-namespaces`"
+    )
+
+
+def test_status_unreachable(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    fake_cluster.on(
+        "helm",
+        "status",
+        stderr="Error: Kubernetes cluster unreachable: " + UNREACHABLE,
+        exit_code=1,
+    )
+
+    result = run_taskora(["deploy", "status"])
+
+    assert result.exit_code == 3
+    assert result.stderr.startswith(
+        "Error: helm status failed with exit code 1: Kubernetes cluster unreachable"
+    )
+
+
+def test_rollback_to_revision(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    fake_cluster.on("helm", "history", stdout=HISTORY_JSON)
+    fake_cluster.on("helm", "rollback", stdout="Rollback was a success! Happy Helming!\n")
+    fake_cluster.on("helm", "status", stdout=STATUS_JSON)
+
+    result = run_taskora(["deploy", "rollback", "3", "-n", "prod", "--timeout", "3m"])
+
+    assert result.exit_code == 0, result.stderr
+    history = [
+        "helm",
+        "history",
+        "taskora",
+        "--namespace",
+        "prod",
+        "--max",
+        "10",
+        "--output",
+        "json",
+    ]
+    assert fake_cluster.calls() == [
+        history,
+        ["helm", "rollback", "taskora", "3", "--namespace", "prod", "--wait", "--timeout", "3m"],
+        ["helm", "status", "taskora", "--namespace", "prod", "--output", "json"],
+        history,
+    ]
+    assert result.stdout.splitlines()[0].startswith("Release taskora in namespace prod: revision 4")
+
+
+def test_rollback_previous_revision(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    fake_cluster.on("helm", "history", stdout=HISTORY_JSON)
+    fake_cluster.on("helm", "rollback")
+    fake_cluster.on("helm", "status", stdout=STATUS_JSON)
+
+    result = run_taskora(["deploy", "rollback", "--context", "aks-prod"])
+
+    assert result.exit_code == 0, result.stderr
+    assert fake_cluster.calls()[1] == [
+        "helm",
+        "rollback",
+        "taskora",
+        "--namespace",
+        "taskora",
+        "--wait",
+        "--timeout",
+        "10m",
+        "--kube-context",
+        "aks-prod",
+    ]
+
+
+def test_rollback_unknown_revision(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    fake_cluster.on("helm", "history", stdout=HISTORY_JSON)
+
+    result = run_taskora(["deploy", "rollback", "9", "-n", "prod"])
+
+    assert result.exit_code == 5
+    assert result.stderr.strip() == (
+        "Error: revision 9 of release taskora not found in namespace prod: the recent "
+        "revisions are 3, 4"
+    )
+    assert [call[1] for call in fake_cluster.calls()] == ["history"]
+
+
+def test_rollback_without_previous_revision(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    fake_cluster.on("helm", "history", stdout=json.dumps(json.loads(HISTORY_JSON)[1:]))
+
+    result = run_taskora(["deploy", "rollback"])
+
+    assert result.exit_code == 6
+    assert result.stderr.strip() == (
+        "Error: release taskora has no previous revision to roll back to: pass a REVISION "
+        "from `taskora deploy status`"
+    )
+
+
+def test_rollback_invalid_revision(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    result = run_taskora(["deploy", "rollback", "0"])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: invalid revision 0: revisions start at 1. List them with `taskora deploy status`"
+    )
+    assert fake_cluster.calls() == []
+
+
+def test_rollback_helm_failure(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    fake_cluster.on("helm", "history", stdout=HISTORY_JSON)
+    fake_cluster.on(
+        "helm",
+        "rollback",
+        stderr="Error: timed out waiting for the condition\n",
+        exit_code=1,
+    )
+
+    result = run_taskora(["deploy", "rollback", "3"])
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "Error: helm rollback failed with exit code 1: timed out waiting for the condition"
+    )
+    assert [call[1] for call in fake_cluster.calls()] == ["history", "rollback"]
+
+
+def test_status_invalid_namespace(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    result = run_taskora(["deploy", "status", "-n", "Prod_1"])
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: invalid namespace 'Prod_1'")
+    assert fake_cluster.calls() == []
+
+
+def test_modes_cannot_combine(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    result = run_taskora(["deploy", "--cloud", "doks", "--dry-run", "--diff"])
+
+    assert result.exit_code == 2
+    assert (
+        result.stderr.strip() == "Error: --dry-run and --diff cannot be combined: pass one of them"
+    )

@@ -1,0 +1,344 @@
+"""``taskora images build`` and the project's Dockerfile.
+
+No Docker engine runs on the test machine, so the build tests replace python-on-whales'
+``buildx.build`` call and assert the exact arguments it receives. The failure tests run
+python-on-whales for real against a fake ``docker`` executable on PATH that prints what
+the docker CLI prints without an engine or without buildx.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from deploy_helpers import REPO_ROOT, CliResult
+from fake_cluster import FakeCluster, write_filled_placeholders
+from python_on_whales.components.buildx.cli_wrapper import BuildxCLI
+
+from taskora.deploy.images import BuildRequest, build_image
+
+Run = Callable[[Sequence[str]], CliResult]
+
+DOCKERFILE = REPO_ROOT / "Dockerfile"
+NO_ENGINE = (
+    "ERROR: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
+    "Is the docker daemon running?\n"
+)
+
+
+@pytest.fixture
+def buildx_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Record the keyword arguments of every ``buildx.build`` call instead of building."""
+    calls: list[dict[str, Any]] = []
+
+    def record(self: BuildxCLI, context_path: Path, **kwargs: Any) -> Iterator[str]:
+        calls.append({"context_path": context_path, **kwargs})
+        return iter(["#1 [internal] load build definition from Dockerfile\n", "#12 DONE 0.4s\n"])
+
+    monkeypatch.setattr(BuildxCLI, "build", record)
+    return calls
+
+
+def test_build_profile_registry_arguments(
+    run_taskora: Run, buildx_calls: list[dict[str, Any]], fake_cluster: FakeCluster, tmp_path: Path
+) -> None:
+    filled = write_filled_placeholders(tmp_path, "doks")
+
+    result = run_taskora(
+        [
+            "images",
+            "build",
+            "--cloud",
+            "doks",
+            "-f",
+            str(filled),
+            "--push",
+            "--tag",
+            "0.3.1",
+            "--tag",
+            "latest",
+            "--platform",
+            "linux/amd64",
+            "--platform",
+            "linux/arm64",
+        ]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert buildx_calls == [
+        {
+            "context_path": REPO_ROOT,
+            "file": DOCKERFILE,
+            "tags": [
+                "registry.digitalocean.com/acme-registry/taskora:0.3.1",
+                "registry.digitalocean.com/acme-registry/taskora:latest",
+            ],
+            "platforms": ["linux/amd64", "linux/arm64"],
+            "push": True,
+            "load": False,
+            "progress": "plain",
+            "stream_logs": True,
+        }
+    ]
+    assert result.stderr == ("#1 [internal] load build definition from Dockerfile\n#12 DONE 0.4s\n")
+    assert result.stdout == (
+        "Built and pushed registry.digitalocean.com/acme-registry/taskora:0.3.1, "
+        "registry.digitalocean.com/acme-registry/taskora:latest.\n"
+    )
+
+
+def test_build_local_default_tag(
+    run_taskora: Run, buildx_calls: list[dict[str, Any]], fake_cluster: FakeCluster
+) -> None:
+    result = run_taskora(["images", "build", "--repository", "acme.azurecr.io/taskora", "--json"])
+
+    assert result.exit_code == 0, result.stderr
+    assert buildx_calls == [
+        {
+            "context_path": REPO_ROOT,
+            "file": DOCKERFILE,
+            "tags": ["acme.azurecr.io/taskora:0.1.0"],
+            "platforms": None,
+            "push": False,
+            "load": True,
+            "progress": "plain",
+            "stream_logs": True,
+        }
+    ]
+    assert json.loads(result.stdout) == {
+        "images": ["acme.azurecr.io/taskora:0.1.0"],
+        "pushed": False,
+    }
+
+
+def test_build_placeholder_repository_rejected(
+    run_taskora: Run, buildx_calls: list[dict[str, Any]], fake_cluster: FakeCluster
+) -> None:
+    result = run_taskora(["images", "build", "--cloud", "aks"])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: image.repository is still the profile placeholder 'replace-me.azurecr.io/taskora' "
+        f"(set by profile aks ({REPO_ROOT / 'taskora/deploy/profiles/aks.yaml'})): set it with "
+        "-f FILE, --set image.repository=REPOSITORY or --repository"
+    )
+    assert buildx_calls == []
+
+
+def test_build_without_repository_rejected(
+    run_taskora: Run, buildx_calls: list[dict[str, Any]]
+) -> None:
+    result = run_taskora(["images", "build"])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: no image repository: pass --cloud with a values file that sets "
+        "image.repository, or --repository"
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["--platform", "linux"],
+            "Error: invalid platform 'linux': use OS/ARCH such as linux/amd64 or linux/arm64",
+        ),
+        (
+            ["--platform", "linux/amd64", "--platform", "linux/arm64"],
+            "Error: building for 2 platforms needs --push, because the local Docker image store "
+            "keeps one platform of an image",
+        ),
+        (
+            ["--tag", "-bad"],
+            "Error: invalid image tag '-bad': use at most 128 letters, digits, '_', '.' and '-', "
+            "not starting with '.' or '-'",
+        ),
+    ],
+    ids=["platform", "platforms-without-push", "tag"],
+)
+def test_build_invalid_input(
+    run_taskora: Run, buildx_calls: list[dict[str, Any]], arguments: list[str], message: str
+) -> None:
+    result = run_taskora(["images", "build", "--repository", "ghcr.io/acme/taskora", *arguments])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == message
+    assert buildx_calls == []
+
+
+def test_build_invalid_repository(run_taskora: Run, buildx_calls: list[dict[str, Any]]) -> None:
+    result = run_taskora(["images", "build", "--repository", "Acme/Taskora"])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith("Error: invalid image repository 'Acme/Taskora'")
+
+
+def test_build_missing_dockerfile(
+    run_taskora: Run, buildx_calls: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    result = run_taskora(
+        ["images", "build", "--repository", "ghcr.io/acme/taskora", "--directory", str(tmp_path)]
+    )
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"Error: Dockerfile not found at {tmp_path / 'Dockerfile'}: run from a checkout of "
+        "taskora or pass --file"
+    )
+
+
+def test_build_no_docker_engine(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    """python-on-whales runs the fake docker, which fails as the CLI does without an engine."""
+    fake_cluster.on("docker", "buildx", "build", stderr=NO_ENGINE, exit_code=1)
+
+    result = run_taskora(["images", "build", "--repository", "ghcr.io/acme/taskora", "--tag", "1"])
+
+    assert result.exit_code == 3
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: no Docker engine is reachable (ERROR: Cannot connect to the Docker daemon at "
+        "unix:///var/run/docker.sock. Is the docker daemon running?): start Docker, or point "
+        "DOCKER_HOST or the docker context at a running engine"
+    )
+    # The build log, here the docker CLI's error, is streamed to stderr first.
+    assert result.stderr.splitlines()[0] == NO_ENGINE.strip()
+    [call] = fake_cluster.calls()
+    assert call[:3] == ["docker", "buildx", "build"]
+    assert "--tag" in call
+    assert call[call.index("--tag") + 1] == "ghcr.io/acme/taskora:1"
+
+
+def test_build_no_buildx_plugin(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    fake_cluster.on(
+        "docker", "buildx", stderr="docker: unknown command: docker buildx\n", exit_code=1
+    )
+
+    result = run_taskora(["images", "build", "--repository", "ghcr.io/acme/taskora"])
+
+    assert result.exit_code == 1
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("Error: the docker buildx plugin is not installed")
+    )
+
+
+def test_build_push_denied(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    fake_cluster.on(
+        "docker",
+        "buildx",
+        "build",
+        stderr="ERROR: failed to push: unauthorized: authentication required\n",
+        exit_code=1,
+    )
+
+    result = run_taskora(
+        [
+            "images",
+            "build",
+            "--repository",
+            "europe-west1-docker.pkg.dev/acme/apps/taskora",
+            "--push",
+        ]
+    )
+
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: the registry rejected the push of europe-west1-docker.pkg.dev/acme/apps/taskora:0.1.0 "
+        "(ERROR: failed to push: unauthorized: authentication required): log in with "
+        "`gcloud auth configure-docker REGION-docker.pkg.dev` and try again"
+    )
+
+
+def test_build_docker_not_installed(
+    run_taskora: Run, fake_cluster: FakeCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (fake_cluster.bin_dir / "docker").unlink()
+    monkeypatch.setenv("PATH", str(fake_cluster.bin_dir))
+
+    result = run_taskora(["images", "build", "--repository", "ghcr.io/acme/taskora"])
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "Error: docker not found on PATH: install Docker Engine or Docker Desktop with the "
+        "buildx plugin (https://docs.docker.com/engine/install/)"
+    )
+
+
+def test_build_image_returns_references(buildx_calls: list[dict[str, Any]]) -> None:
+    request = BuildRequest(repository="ghcr.io/acme/taskora", tags=("1.0", "1"), push=True)
+
+    assert build_image(request) == ["ghcr.io/acme/taskora:1.0", "ghcr.io/acme/taskora:1"]
+    assert buildx_calls[0]["push"] is True
+
+
+# The Dockerfile's shape, read with a small parser of its instructions.
+
+
+def dockerfile_stages(text: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Split a Dockerfile into stages of ``(FROM argument, [(instruction, argument)])``."""
+    joined = re.sub(r"\\\n", " ", text)
+    stages: list[tuple[str, list[tuple[str, str]]]] = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        instruction, _, argument = line.partition(" ")
+        instruction = instruction.upper()
+        if instruction == "FROM":
+            stages.append((argument.strip(), []))
+        elif stages:
+            stages[-1][1].append((instruction, argument.strip()))
+    return stages
+
+
+def test_dockerfile_is_multi_stage() -> None:
+    stages = dockerfile_stages(DOCKERFILE.read_text(encoding="utf-8"))
+
+    assert [base for base, _ in stages] == [
+        "${PYTHON_IMAGE} AS builder",
+        "${PYTHON_IMAGE} AS runtime",
+    ]
+    assert "ARG PYTHON_IMAGE=python:3.11-slim" in DOCKERFILE.read_text(encoding="utf-8")
+
+
+def test_dockerfile_final_stage_non_root() -> None:
+    _, instructions = dockerfile_stages(DOCKERFILE.read_text(encoding="utf-8"))[-1]
+    users = [argument for instruction, argument in instructions if instruction == "USER"]
+
+    assert users == ["10001:10001"]
+    # USER comes after every RUN, so nothing in the final stage runs as root afterwards.
+    last_run = max(
+        index for index, (instruction, _) in enumerate(instructions) if instruction == "RUN"
+    )
+    assert [instruction for instruction, _ in instructions].index("USER") > last_run
+
+
+def test_dockerfile_final_stage_has_no_build_tools() -> None:
+    _, instructions = dockerfile_stages(DOCKERFILE.read_text(encoding="utf-8"))[-1]
+    runs = " ".join(argument for instruction, argument in instructions if instruction == "RUN")
+
+    for tool in ("gcc", "build-essential", "apt-get install", "pip install", "make ", "git "):
+        assert tool not in runs, tool
+    copies = [argument for instruction, argument in instructions if instruction == "COPY"]
+    assert copies == ["--from=builder /opt/taskora /opt/taskora"]
+
+
+def test_dockerfile_entrypoint_serves() -> None:
+    _, instructions = dockerfile_stages(DOCKERFILE.read_text(encoding="utf-8"))[-1]
+    found = dict(instructions)
+
+    assert json.loads(found["ENTRYPOINT"]) == ["taskora", "serve", "--host", "0.0.0.0"]
+    assert json.loads(found["CMD"]) == ["--port", "8000"]
+    assert found["EXPOSE"] == "8000"
+
+
+def test_dockerignore_keeps_tests_out() -> None:
+    ignored = (REPO_ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+
+    for entry in (".git", "tests", ".cache", "bench"):
+        assert entry in ignored

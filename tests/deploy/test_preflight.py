@@ -1,0 +1,649 @@
+"""Preflight checks against fake helm, kubectl and docker executables.
+
+No cluster, registry or Docker engine runs on the test machine, so these tests script the
+process boundary (see ``fake_cluster.py``) and assert the exact commands and messages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+from deploy_helpers import CliResult, write_filled_values
+from fake_cluster import UNREACHABLE, FakeCluster, preflight_calls
+
+from taskora.deploy.plan import DeployRequest, merge_request_values
+from taskora.deploy.preflight import (
+    CheckStatus,
+    PreflightError,
+    PreflightInput,
+    SecretReference,
+    image_reference,
+    run_preflight,
+    secret_references,
+)
+from taskora.errors import ExitCode
+
+Run = Callable[[Sequence[str]], CliResult]
+
+IMAGE = "registry.digitalocean.com/acme/taskora:0.1.0"
+VALUES = {
+    "image": {"repository": "registry.digitalocean.com/acme/taskora", "tag": ""},
+    "database": {"existingSecret": "taskora-database", "passwordKey": "password"},
+}
+
+
+def preflight_input(fake: FakeCluster, **changes: object) -> PreflightInput:
+    fields: dict[str, object] = {
+        "helm": fake.bin_dir / "helm",
+        "values": VALUES,
+        "namespace": "taskora",
+        "cloud": "doks",
+        "app_version": "0.1.0",
+    }
+    fields.update(changes)
+    return PreflightInput(**fields)  # type: ignore[arg-type]
+
+
+def image_found(reference: str) -> tuple[bool | None, str]:
+    return True, ""
+
+
+def failure_of(error: PreflightError, name: str) -> tuple[str, str]:
+    [check] = [check for check in error.report.failures if check.name == name]
+    return check.detail, check.fix
+
+
+def test_preflight_healthy_cluster_commands(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+
+    report = run_preflight(preflight_input(fake_cluster), image_lookup=image_found)
+
+    assert report.failures == []
+    assert report.context == "do-fra1-prod"
+    assert fake_cluster.calls() == preflight_calls()
+    assert [check.name for check in report.checks] == [
+        "helm",
+        "kubectl",
+        "context",
+        "cluster",
+        "dapr",
+        "namespace",
+        "secret taskora-database",
+        "image",
+    ]
+    assert report.checks[0].detail == f"helm 3.19.0 at {fake_cluster.bin_dir / 'helm'}"
+    assert report.checks[3].detail == "Kubernetes v1.33.1 answers"
+
+
+def test_preflight_given_context_checked(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy(context="gke_acme_europe-west1_prod")
+
+    report = run_preflight(
+        preflight_input(fake_cluster, kube_context="gke_acme_europe-west1_prod"),
+        image_lookup=image_found,
+    )
+
+    assert report.context == "gke_acme_europe-west1_prod"
+    assert fake_cluster.calls() == preflight_calls(
+        context="gke_acme_europe-west1_prod", given_context=True
+    )
+
+
+def test_preflight_unknown_context(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+    fake_cluster.on(
+        "kubectl",
+        "config",
+        "get-contexts",
+        "staging",
+        stderr='error: context "staging" not found\n',
+        exit_code=1,
+    )
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(
+            preflight_input(fake_cluster, kube_context="staging"), image_lookup=image_found
+        )
+
+    detail, fix = failure_of(error.value, "context")
+    assert detail == (
+        "context 'staging' is not in the kubeconfig (kubectl config get-contexts failed with exit "
+        'code 1: context "staging" not found)'
+    )
+    assert fix == (
+        "list the contexts with `kubectl config get-contexts`, or add the cluster's with "
+        "`doctl kubernetes cluster kubeconfig save CLUSTER`"
+    )
+    assert error.value.exit_code == ExitCode.ERROR
+    # Nothing after the context is checked, because every later check needs it.
+    assert fake_cluster.calls()[-1] == [
+        "kubectl",
+        "config",
+        "get-contexts",
+        "staging",
+        "--output",
+        "name",
+    ]
+
+
+def test_preflight_no_current_context(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+    fake_cluster.on(
+        "kubectl",
+        "config",
+        "current-context",
+        stderr="error: current-context is not set\n",
+        exit_code=1,
+    )
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(preflight_input(fake_cluster, cloud="aks"), image_lookup=image_found)
+
+    detail, fix = failure_of(error.value, "context")
+    assert detail == "the kubeconfig has no current context and --context is not given"
+    assert fix == (
+        "pass --context NAME, or run `az aks get-credentials --resource-group GROUP --name "
+        "CLUSTER`, which also selects the context"
+    )
+
+
+def test_preflight_unreachable_cluster(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+    fake_cluster.on(
+        "kubectl",
+        "--context",
+        "do-fra1-prod",
+        "--request-timeout",
+        "15s",
+        "get",
+        "--raw",
+        "/version",
+        stderr=UNREACHABLE,
+        exit_code=1,
+    )
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(preflight_input(fake_cluster, cloud="gke"), image_lookup=image_found)
+
+    assert error.value.exit_code == ExitCode.UNREACHABLE
+    detail, fix = failure_of(error.value, "cluster")
+    assert detail == (
+        "the API server of context do-fra1-prod did not respond: kubectl get /version failed with exit "
+        "code 1: Unable to connect to the server: dial tcp 10.0.0.1:443: i/o timeout"
+    )
+    assert fix.endswith("`gcloud container clusters get-credentials CLUSTER --location LOCATION`")
+    assert len(fake_cluster.calls()) == 4
+
+
+def test_preflight_kubectl_missing(
+    fake_cluster: FakeCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_cluster.healthy()
+    (fake_cluster.bin_dir / "kubectl").unlink()
+    monkeypatch.setenv("PATH", str(fake_cluster.bin_dir))
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(preflight_input(fake_cluster), image_lookup=image_found)
+
+    detail, fix = failure_of(error.value, "kubectl")
+    assert detail.startswith("kubectl not found on PATH: install kubectl")
+    assert fix == (
+        "install kubectl (https://kubernetes.io/docs/tasks/tools/) or set TASKORA_KUBECTL to its path"
+    )
+    assert fake_cluster.calls() == [["helm", "version", "--short"]]
+
+
+def test_preflight_helm_two_rejected(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+    fake_cluster.on("helm", "version", "--short", stdout="Client: v2.17.0+ga690bad\n")
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(preflight_input(fake_cluster), image_lookup=image_found)
+
+    detail, _ = failure_of(error.value, "helm")
+    assert detail == f"helm 2.17.0 at {fake_cluster.bin_dir / 'helm'} is not Helm 3 or 4"
+
+
+def test_preflight_helm_four_accepted(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+    fake_cluster.on("helm", "version", "--short", stdout="v4.0.1+g12500dd\n")
+
+    report = run_preflight(preflight_input(fake_cluster), image_lookup=image_found)
+
+    assert report.checks[0].detail == f"helm 4.0.1 at {fake_cluster.bin_dir / 'helm'}"
+
+
+def test_preflight_dapr_namespace_missing(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+    fake_cluster.on(
+        "kubectl",
+        "--context",
+        "do-fra1-prod",
+        "--request-timeout",
+        "15s",
+        "get",
+        "namespace",
+        "dapr-system",
+    )
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(preflight_input(fake_cluster), image_lookup=image_found)
+
+    detail, fix = failure_of(error.value, "dapr")
+    assert detail == "namespace dapr-system does not exist"
+    assert fix.startswith("install Dapr into the cluster with `dapr init -k --wait`")
+    # The later checks still run, so one run lists every problem.
+    assert [check.name for check in error.value.report.checks][-3:] == [
+        "namespace",
+        "secret taskora-database",
+        "image",
+    ]
+
+
+def test_preflight_dapr_crd_missing(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+    fake_cluster.on(
+        "kubectl",
+        "--context",
+        "do-fra1-prod",
+        "--request-timeout",
+        "15s",
+        "get",
+        "customresourcedefinitions",
+        stdout="customresourcedefinition.apiextensions.k8s.io/components.dapr.io\n",
+    )
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(preflight_input(fake_cluster), image_lookup=image_found)
+
+    detail, _ = failure_of(error.value, "dapr")
+    assert detail == "the Dapr CRDs configurations.dapr.io, resiliencies.dapr.io are missing"
+
+
+def test_preflight_namespace_missing_with_secrets(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+    fake_cluster.on(
+        "kubectl",
+        "--context",
+        "do-fra1-prod",
+        "--request-timeout",
+        "15s",
+        "get",
+        "namespace",
+        "taskora",
+    )
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(preflight_input(fake_cluster), image_lookup=image_found)
+
+    detail, fix = failure_of(error.value, "namespace")
+    assert detail == (
+        "namespace taskora does not exist, so the Secrets the values name (taskora-database) "
+        "cannot exist either"
+    )
+    assert fix == "run `kubectl create namespace taskora`, then create the Secrets in it"
+    assert not any("secret" in call for call in fake_cluster.calls())
+
+
+def test_preflight_namespace_missing_without_secrets(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+    fake_cluster.on(
+        "kubectl",
+        "--context",
+        "do-fra1-prod",
+        "--request-timeout",
+        "15s",
+        "get",
+        "namespace",
+        "taskora",
+    )
+    values = {"image": VALUES["image"], "database": {"existingSecret": ""}}
+
+    report = run_preflight(preflight_input(fake_cluster, values=values), image_lookup=image_found)
+
+    namespace = [check for check in report.checks if check.name == "namespace"][0]
+    assert namespace.status is CheckStatus.PASSED
+    assert namespace.detail == "namespace taskora does not exist yet; helm creates it"
+
+
+def test_preflight_secret_missing(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy(secrets={})
+    fake_cluster.on(
+        "kubectl",
+        "--context",
+        "do-fra1-prod",
+        "--request-timeout",
+        "15s",
+        "--namespace",
+        "taskora",
+        "get",
+        "secret",
+        "taskora-database",
+    )
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(preflight_input(fake_cluster), image_lookup=image_found)
+
+    detail, fix = failure_of(error.value, "secret taskora-database")
+    assert detail == (
+        "Secret taskora-database (named by database.existingSecret) does not exist in "
+        "namespace taskora"
+    )
+    assert fix == (
+        "run `kubectl --namespace taskora create secret generic taskora-database "
+        "--from-literal=password=VALUE`, or set database.existingSecret to the name of an "
+        "existing Secret"
+    )
+
+
+def test_preflight_secret_key_missing(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy(secrets={"taskora-database": ["username"]})
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(preflight_input(fake_cluster), image_lookup=image_found)
+
+    detail, _ = failure_of(error.value, "secret taskora-database")
+    assert detail == "Secret taskora-database in namespace taskora has no key password"
+
+
+def test_preflight_secret_forbidden(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+    fake_cluster.on(
+        "kubectl",
+        "--context",
+        "do-fra1-prod",
+        "--request-timeout",
+        "15s",
+        "--namespace",
+        "taskora",
+        "get",
+        "secret",
+        stderr='Error from server (Forbidden): secrets "taskora-database" is forbidden\n',
+        exit_code=1,
+    )
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(preflight_input(fake_cluster), image_lookup=image_found)
+
+    detail, fix = failure_of(error.value, "secret taskora-database")
+    assert detail == (
+        "cannot read Secret taskora-database in namespace taskora: kubectl get secret failed with "
+        'exit code 1: Error from server (Forbidden): secrets "taskora-database" is forbidden'
+    )
+    assert fix == "use a context allowed to get Secrets in that namespace"
+
+
+def test_preflight_error_lists_every_failure(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy(secrets={"taskora-database": []})
+    fake_cluster.on(
+        "kubectl",
+        "--context",
+        "do-fra1-prod",
+        "--request-timeout",
+        "15s",
+        "get",
+        "namespace",
+        "dapr-system",
+    )
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(
+            preflight_input(fake_cluster), image_lookup=lambda ref: (False, "manifest unknown")
+        )
+
+    lines = error.value.message.splitlines()
+    assert lines[0] == "nothing deployed: 3 preflight check(s) failed"
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "- dapr",
+        "- secret taskora-database",
+        "- image",
+    ]
+    assert lines[3] == (
+        f"- image: {IMAGE} is not in the registry (manifest unknown). Fix: build and push it "
+        "with `taskora images build --push`, or pass the tag that exists with --image-tag"
+    )
+
+
+def test_preflight_image_lookup_through_docker(fake_cluster: FakeCluster) -> None:
+    """The registry side is a fake docker: python-on-whales runs `docker manifest inspect`."""
+    from taskora.deploy.images import registry_lookup
+
+    fake_cluster.healthy()
+
+    report = run_preflight(preflight_input(fake_cluster), image_lookup=registry_lookup)
+
+    assert report.checks[-1].detail == f"{IMAGE} is in the registry"
+    assert fake_cluster.calls() == preflight_calls(image=IMAGE)
+
+
+def test_preflight_image_not_in_registry(fake_cluster: FakeCluster) -> None:
+    from taskora.deploy.images import registry_lookup
+
+    fake_cluster.healthy()
+    fake_cluster.on(
+        "docker", "manifest", "inspect", stderr=f"no such manifest: {IMAGE}\n", exit_code=1
+    )
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(preflight_input(fake_cluster), image_lookup=registry_lookup)
+
+    detail, _ = failure_of(error.value, "image")
+    assert detail == f"{IMAGE} is not in the registry (no such manifest: {IMAGE})"
+
+
+def test_preflight_image_registry_denied(fake_cluster: FakeCluster) -> None:
+    from taskora.deploy.images import registry_lookup
+
+    fake_cluster.healthy()
+    fake_cluster.on(
+        "docker",
+        "manifest",
+        "inspect",
+        stderr="unauthorized: authentication required\n",
+        exit_code=1,
+    )
+
+    report = run_preflight(preflight_input(fake_cluster), image_lookup=registry_lookup)
+
+    assert report.checks[-1].status is CheckStatus.SKIPPED
+    assert report.checks[-1].detail == (
+        f"{IMAGE}: cannot check the registry (the registry denied access, so log in with "
+        "`doctl registry login`)"
+    )
+
+
+def test_preflight_image_without_docker(
+    fake_cluster: FakeCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskora.deploy.images import registry_lookup
+
+    fake_cluster.healthy()
+    (fake_cluster.bin_dir / "docker").unlink()
+    monkeypatch.setenv("PATH", str(fake_cluster.bin_dir))
+
+    report = run_preflight(preflight_input(fake_cluster), image_lookup=registry_lookup)
+
+    assert report.checks[-1].status is CheckStatus.SKIPPED
+    assert report.checks[-1].detail == (
+        f"{IMAGE}: cannot check the registry (the docker command is not installed)"
+    )
+
+
+def test_secret_references_from_values() -> None:
+    values = {
+        "dapr": {"enabled": True, "pubsub": {"type": "kafka"}, "stateStore": {"type": "redis"}},
+        "database": {"existingSecret": "db", "passwordKey": "password", "userKey": "user"},
+        "redis": {"existingSecret": "redis", "passwordKey": "redis-password"},
+        "kafka": {
+            "authType": "password",
+            "existingSecret": "kafka",
+            "passwordKey": "password",
+            "caSecret": "kafka-ca",
+            "caKey": "ca.crt",
+        },
+        "dev": {"enabled": False, "postgresql": {"existingSecret": "dev-db"}},
+        "ingress": {"tls": {"secretName": "taskora-tls"}},
+        "imagePullSecrets": [{"name": "registry"}, "legacy"],
+    }
+
+    assert secret_references(values) == [
+        SecretReference("db", ("password", "user"), "database.existingSecret"),
+        SecretReference("redis", ("redis-password",), "redis.existingSecret"),
+        SecretReference("kafka", ("password",), "kafka.existingSecret"),
+        SecretReference("kafka-ca", ("ca.crt",), "kafka.caSecret"),
+        SecretReference("registry", (".dockerconfigjson",), "imagePullSecrets[0]"),
+        SecretReference("legacy", (".dockerconfigjson",), "imagePullSecrets[1]"),
+    ]
+
+
+def test_secret_references_skip_unchosen_backend() -> None:
+    values = {
+        "dapr": {
+            "pubsub": {"type": "redis"},
+            "stateStore": {"type": "redis", "postgresql": {"existingSecret": "state-db"}},
+        },
+        "redis": {"existingSecret": "redis", "passwordKey": "password"},
+        "kafka": {"authType": "password", "existingSecret": "kafka"},
+    }
+
+    assert secret_references(values) == [
+        SecretReference("redis", ("password",), "redis.existingSecret")
+    ]
+
+
+def test_secret_references_dapr_disabled() -> None:
+    values = {
+        "dapr": {"enabled": False, "pubsub": {"type": "redis"}},
+        "redis": {"existingSecret": "redis"},
+    }
+
+    assert secret_references(values) == []
+
+
+def test_secret_references_auth_none() -> None:
+    values = {
+        "dapr": {"pubsub": {"type": "kafka"}},
+        "kafka": {"authType": "none", "existingSecret": "kafka", "passwordKey": "password"},
+    }
+
+    assert secret_references(values) == []
+
+
+def test_secret_references_key_vault_provided() -> None:
+    values = {
+        "database": {"existingSecret": "taskora-database", "passwordKey": "password"},
+        "azureKeyVault": {
+            "enabled": True,
+            "secrets": [
+                {"objectName": "db-password", "secretName": "taskora-database", "key": "password"}
+            ],
+        },
+    }
+
+    assert secret_references(values) == [
+        SecretReference(
+            "taskora-database", ("password",), "database.existingSecret", "azureKeyVault"
+        )
+    ]
+
+
+def test_secret_references_merge_same_secret() -> None:
+    values = {
+        "dapr": {"pubsub": {"type": "redis"}},
+        "database": {"existingSecret": "shared", "passwordKey": "db-password"},
+        "redis": {"existingSecret": "shared", "passwordKey": "redis-password"},
+    }
+
+    assert secret_references(values) == [
+        SecretReference("shared", ("db-password", "redis-password"), "database.existingSecret")
+    ]
+
+
+def test_image_reference_forms() -> None:
+    assert (
+        image_reference({"image": {"repository": "r/taskora", "tag": ""}}, "0.1.0")
+        == "r/taskora:0.1.0"
+    )
+    assert (
+        image_reference({"image": {"repository": "r/taskora", "tag": "2"}}, "0.1.0")
+        == "r/taskora:2"
+    )
+    assert (
+        image_reference({"image": {"repository": "r/taskora", "digest": "sha256:ab"}}, "0.1.0")
+        == "r/taskora@sha256:ab"
+    )
+    assert image_reference({}, "0.1.0") is None
+
+
+def profile_secrets(cloud: str, filled: Path) -> dict[str, list[str]]:
+    """Return the Secrets, with their keys, that the profile and ``filled`` values name."""
+    values = merge_request_values(DeployRequest(cloud=cloud, values_files=(filled,)))
+    return {secret.name: list(secret.keys) for secret in secret_references(values.values)}
+
+
+def test_check_command_prints_results(
+    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path
+) -> None:
+    filled = write_filled_values(tmp_path, "doks")
+    secrets = profile_secrets("doks", filled)
+    fake_cluster.healthy(secrets=secrets)
+
+    result = run_taskora(["deploy", "--cloud", "doks", "-f", str(filled), "--check"])
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[0] == "Preflight:"
+    assert (
+        "  ok dapr: namespace dapr-system and CRDs components.dapr.io, configurations.dapr.io, resiliencies.dapr.io exist"
+        in result.stderr.splitlines()
+    )
+    assert "taskora-database" in secrets
+    assert fake_cluster.calls() == preflight_calls(image=IMAGE, secrets=tuple(secrets))
+
+
+def test_check_command_json(run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path) -> None:
+    filled = write_filled_values(tmp_path, "doks")
+    fake_cluster.healthy(secrets=profile_secrets("doks", filled))
+
+    result = run_taskora(
+        ["deploy", "--cloud", "doks", "-f", str(filled), "--check", "--skip-image-check", "--json"]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["context"] == "do-fra1-prod"
+    assert document["checks"][-1] == {
+        "name": "image",
+        "status": "skipped",
+        "detail": f"{IMAGE}: the registry check is turned off",
+        "fix": "",
+    }
+    assert ["docker", "manifest", "inspect", IMAGE] not in fake_cluster.calls()
+
+
+def test_check_command_unreachable_exit_code(
+    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path
+) -> None:
+    fake_cluster.healthy()
+    fake_cluster.on(
+        "kubectl",
+        "--context",
+        "do-fra1-prod",
+        "--request-timeout",
+        "15s",
+        "get",
+        "--raw",
+        stderr=UNREACHABLE,
+        exit_code=1,
+    )
+    filled = write_filled_values(tmp_path, "doks")
+
+    result = run_taskora(["deploy", "--cloud", "doks", "-f", str(filled), "--check"])
+
+    assert result.exit_code == 3
+    assert "Error: nothing deployed: 1 preflight check(s) failed" in result.stderr
+    assert (
+        "  FAILED cluster: the API server of context do-fra1-prod did not respond" in result.stderr
+    )
