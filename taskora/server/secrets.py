@@ -8,6 +8,7 @@ a log line, an error message or ``/readyz``.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Protocol
 
 from pydantic import SecretStr
@@ -72,4 +73,15 @@ async def apply_secrets(settings: Settings, source: SecretSource) -> Settings:
         ", ".join(found) if found else "no secrets",
         source.name,
     )
-    return settings.model_copy(update=updates)
+    resolved = settings.model_copy(update=updates)
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and resolved.resolved_database_url.startswith(
+        "sqlite"
+    ):
+        # A pod's SQLite file is its own and goes away with it: almost surely a missing secret.
+        logger.warning(
+            "Running on Kubernetes with the embedded SQLite database, so every replica has its "
+            "own tasks: store %r in %s or set TASKORA_DATABASE_URL",
+            DATABASE_URL_SECRET,
+            source.name,
+        )
+    return resolved

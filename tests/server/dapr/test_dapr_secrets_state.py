@@ -76,6 +76,20 @@ def test_secrets_come_from_store(tmp_path: Path, sidecar: TestSidecar, postgres_
     assert PASSWORD not in ready
 
 
+def test_sqlite_on_kubernetes_is_warned(tmp_path: Path, sidecar: TestSidecar) -> None:
+    """The kubelet sets KUBERNETES_SERVICE_HOST in every pod; only its presence matters."""
+    pod_env = {"KUBERNETES_SERVICE_HOST": "127.0.0.1"}
+    on_cluster = start_dapr_service(tmp_path / "pod", sidecar, extra_env=pod_env)
+    on_cluster.server.stop()
+    on_laptop = start_dapr_service(tmp_path / "laptop", sidecar)
+    on_laptop.server.stop()
+
+    warning = "Running on Kubernetes with the embedded SQLite database, so every replica"
+    assert warning in on_cluster.server.log
+    assert "store 'database-url' in the Dapr secret store 'secretstore'" in on_cluster.server.log
+    assert warning not in on_laptop.server.log
+
+
 def test_missing_secret_store_stops_start(tmp_path: Path) -> None:
     sidecar = TestSidecar()
     sidecar.start()
