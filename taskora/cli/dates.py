@@ -11,6 +11,7 @@ neither does a date alone when it is kept as a date.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -39,6 +40,8 @@ _CLOCK = re.compile(r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?
 
 ZoneSource: TypeAlias = tzinfo | Callable[[], tzinfo]
 """A time zone, or a function that returns one when a value needs it."""
+
+logger = logging.getLogger(__name__)
 
 
 class InvalidTime(ValueError):
@@ -150,7 +153,16 @@ def _localize(wall_clock: datetime, zone: tzinfo) -> datetime:
     that occurs twice takes its first occurrence.
     """
     attached = wall_clock.replace(tzinfo=zone, fold=0)
-    return attached.astimezone(UTC).astimezone(zone)
+    moment = attached.astimezone(UTC).astimezone(zone)
+    if moment.replace(tzinfo=None) != wall_clock:
+        # A repeating task keeps the time of day it starts with, so say what it became.
+        logger.warning(
+            "%s does not exist in %s: the clocks move forward that day, so %s is used",
+            wall_clock.strftime("%Y-%m-%d %H:%M"),
+            zone,
+            moment.strftime("%H:%M %Z"),
+        )
+    return moment
 
 
 def _add_relative(

@@ -580,3 +580,19 @@ def test_list_filter_without_zone_skips_account(
     assert result.exit_code == 0, result.output
     assert paths(scripted_server) == ["GET /api/tasks"]
     assert scripted_server.requests[-1].query == [("due_before", "2026-12-23T19:30:00+00:00")]
+
+
+def test_skipped_local_time_is_warned(caplog: pytest.LogCaptureFixture) -> None:
+    now = datetime(2027, 3, 1, 12, tzinfo=timezone.utc)
+    berlin = ZoneInfo("Europe/Berlin")
+
+    with caplog.at_level("WARNING", logger="taskora.cli.dates"):
+        skipped = dates.parse_due("2027-03-28 02:30", now=now, zone=berlin)
+        ordinary = dates.parse_due("2027-03-27 02:30", now=now, zone=berlin)
+
+    assert skipped == datetime(2027, 3, 28, 3, 30, tzinfo=berlin)
+    assert ordinary == datetime(2027, 3, 27, 2, 30, tzinfo=berlin)
+    assert [record.getMessage() for record in caplog.records] == [
+        "2027-03-28 02:30 does not exist in Europe/Berlin: the clocks move forward that day, "
+        "so 03:30 CEST is used"
+    ]
