@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,22 @@ from tests.support.postgres import temporary_database
 from tests.support.servers import ServerProcess
 
 _user_numbers = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _drop_command_log_handlers() -> Iterator[None]:
+    """Remove the stream handlers that a command run in this process added to the root logger.
+
+    `taskora serve` and the other server-side commands call logging.basicConfig, whose
+    handler keeps the stderr of the CliRunner that ran them. Once that runner closes it,
+    every later log line in the process would fail with "I/O operation on closed file".
+    """
+    root = logging.getLogger()
+    before = set(root.handlers)
+    yield
+    for handler in root.handlers[:]:
+        if handler not in before and type(handler) is logging.StreamHandler:
+            root.removeHandler(handler)
 
 
 @dataclass
