@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from taskora.server.store.database import normalize_url
+from taskora.server.store.database import normalize_url, upgrade
 from tests.support.postgres import temporary_database
 from tests.support.servers import isolated_env, taskora_command
 
@@ -132,3 +132,75 @@ def test_no_migrate_without_database_creates_nothing(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"Error: no database at {data / 'taskora.db'}" in result.stderr.replace("\n", "")
     assert not data.exists()
+
+
+def test_sqlite_rebuild_keeps_rows_and_never_reuses_ids(tmp_path: Path) -> None:
+    """The SQLite rebuild keeps tasks, tags, sent reminders, search and cascades."""
+    url = f"sqlite:///{tmp_path / 'ids.db'}"
+    migrate_to(url, "0005")
+    engine = create_engine(normalize_url(url))
+    stamp = "2026-12-01 12:00:00.000000"
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO users (id, name, timezone, created_at) VALUES (1, 'ann', 'UTC', :t)"),
+            {"t": stamp},
+        )
+        for task_id, title in ((1, "Buy milk"), (2, "Call plumber"), (3, "Newest")):
+            connection.execute(
+                text(
+                    "INSERT INTO tasks (id, user_id, title, description, status, priority, "
+                    "created_at, updated_at, version, timezone) "
+                    "VALUES (:id, 1, :title, '', 'pending', 1, :t, :t, 1, 'UTC')"
+                ),
+                {"id": task_id, "title": title, "t": stamp},
+            )
+        connection.execute(text("INSERT INTO task_tags (task_id, tag) VALUES (2, 'home')"))
+        connection.execute(
+            text("INSERT INTO reminders_sent (task_id, remind_at, sent_at) VALUES (2, :t, :t)"),
+            {"t": stamp},
+        )
+        # Task 3 was the newest; deleting it used to hand id 3 to the next task. Its
+        # event still names it.
+        connection.execute(
+            text(
+                "INSERT INTO events (event_id, user_id, type, subject, time, payload) "
+                "VALUES ('e-3', 1, 'task.deleted', '3', :t, '{}')"
+            ),
+            {"t": stamp},
+        )
+        connection.execute(text("DELETE FROM tasks WHERE id = 3"))
+    engine.dispose()
+
+    upgrade(url)
+
+    engine = create_engine(normalize_url(url))
+    with engine.begin() as connection:
+        connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+        titles = connection.execute(text("SELECT id, title FROM tasks ORDER BY id")).all()
+        found = connection.execute(
+            text("SELECT rowid FROM tasks_search WHERE tasks_search MATCH 'plumb*'")
+        ).all()
+        new_id = connection.execute(
+            text(
+                "INSERT INTO tasks (user_id, title, description, status, priority, created_at, "
+                "updated_at, version, timezone) "
+                "VALUES (1, 'Fresh', '', 'pending', 1, :t, :t, 1, 'UTC') RETURNING id"
+            ),
+            {"t": stamp},
+        ).scalar_one()
+        connection.execute(text("DELETE FROM tasks WHERE id = 2"))
+        tags_left = connection.execute(text("SELECT count(*) FROM task_tags")).scalar_one()
+        sent_left = connection.execute(text("SELECT count(*) FROM reminders_sent")).scalar_one()
+        problems = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+        indexes = connection.execute(
+            text("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks'")
+        ).scalar_one()
+    engine.dispose()
+
+    assert titles == [(1, "Buy milk"), (2, "Call plumber")]
+    assert found == [(2,)]
+    assert new_id == 4
+    assert tags_left == 0
+    assert sent_left == 0
+    assert problems == []
+    assert indexes == 10

@@ -421,3 +421,15 @@ def test_me_returns_caller(api_server: LiveServer) -> None:
 
     assert response.status_code == 200
     assert response.json()["name"] == "me-check-" + api_server.server.home.name[-6:]
+
+
+def test_deleted_newest_id_is_never_reused(client: httpx.Client) -> None:
+    first = client.post("/api/tasks", json={"title": "first"}).json()
+    client.delete(f"/api/tasks/{first['id']}")
+    second = client.post("/api/tasks", json={"title": "second"}).json()
+    # A delete retried with the old task's version must not reach the new task.
+    retried = client.delete(f"/api/tasks/{first['id']}", headers={"If-Match": '"1"'})
+
+    assert second["id"] > first["id"]
+    assert retried.status_code == 404
+    assert client.get(f"/api/tasks/{second['id']}").status_code == 200

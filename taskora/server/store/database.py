@@ -39,7 +39,7 @@ def describe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, foreign_keys: bool = True) -> None:
     """Use WAL, a busy timeout and explicit transactions on SQLite.
 
     pysqlite's own transaction handling defers BEGIN until the first write, which breaks
@@ -55,7 +55,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -88,8 +88,13 @@ def _create_private_file(path: Path) -> None:
     os.close(descriptor)
 
 
-def create_database_engine(url: str) -> Engine:
-    """Create the engine for ``url``, creating the SQLite file's directory if needed."""
+def create_database_engine(url: str, *, foreign_keys: bool = True) -> Engine:
+    """Create the engine for ``url``, creating the SQLite file's directory if needed.
+
+    ``foreign_keys=False`` leaves SQLite's foreign key enforcement off, as its documented
+    procedure for rebuilding a table requires: enforcement cannot change inside the
+    transaction that runs the migrations.
+    """
     parsed = normalize_url(url)
     if parsed.drivername.startswith("sqlite"):
         database = parsed.database
@@ -100,7 +105,7 @@ def create_database_engine(url: str) -> Engine:
             )
         _create_private_file(Path(database).expanduser())
         engine = create_engine(parsed, pool_size=20, max_overflow=20)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, foreign_keys=foreign_keys)
         return engine
     return create_engine(parsed, pool_size=20, max_overflow=20, pool_pre_ping=True)
 
@@ -159,7 +164,8 @@ def upgrade(url: str) -> list[str]:
         return []
 
     logger.info("Applying database migrations %s to %s", ", ".join(pending), describe_url(url))
-    engine = create_database_engine(url)
+    # Migrations that rebuild a SQLite table check the foreign keys themselves.
+    engine = create_database_engine(url, foreign_keys=False)
     try:
         with engine.begin() as connection:
             config = _alembic_config(url)

@@ -162,6 +162,8 @@ class Task(Base):
             postgresql_where=text(PENDING_REMINDER_PREDICATE),
             sqlite_where=text(PENDING_REMINDER_PREDICATE),
         ),
+        # SQLite would otherwise give the id of a deleted newest task to the next one.
+        {"sqlite_autoincrement": True},
     )
 
     @property
