@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -40,6 +40,14 @@ logger = logging.getLogger(__name__)
 
 
 IDEMPOTENCY_CLEANUP_SECONDS = 3600
+
+# Prepares the database of the resolved settings (migrations or checks, the local user)
+# before the service opens it. It raises ServiceStartError to stop the start.
+PrepareDatabase = Callable[[Settings], None]
+
+
+class ServiceStartError(Exception):
+    """The service cannot start; the message says what failed and what to do."""
 
 
 def load_service_key(database: Database, name: str) -> bytes:
@@ -84,37 +92,48 @@ async def _run_scheduled_checks(database: Database, events: EventPipeline, secon
             if run.created or run.sent:
                 events.notify_commit()
                 logger.info(
-                    "Scheduled checks for %d users created %d occurrences and sent %d reminders",
-                    run.users,
+                    "Scheduled checks: next occurrences created: %d, reminders sent: %d, "
+                    "users with due work: %d",
                     run.created,
                     run.sent,
+                    run.users,
                 )
     finally:
         logger.info("Scheduled checks stopped")
 
 
-def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    publisher: Publisher | None = None,
+    prepare: PrepareDatabase | None = None,
+) -> FastAPI:
     """Build the service for ``settings``; the database is opened when the app starts.
 
     ``publisher`` receives every event. By default it is Dapr pub/sub in Dapr mode and
-    otherwise one that acknowledges without sending anything.
+    otherwise one that acknowledges without sending anything. ``prepare``, when given,
+    replaces the start-up's own migrations. It gets the settings with the secret store's
+    secrets applied, because in Dapr mode the database URL may come from there.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.dapr_enabled:
-            async with _run_service(app, settings, settings, publisher, sidecar=None):
+            async with _run_service(app, settings, settings, publisher, None, prepare):
                 yield
             return
 
         # Imported only in Dapr mode, because the SDK loads grpc and protobuf.
         from taskora.server import dapr
+        from taskora.server.secrets import SecretUnavailable
 
         # The port already listens (the runner binds it before the app starts), so the
         # sidecar can find the app while this waits for it.
-        sidecar, resolved = await dapr.connect(settings)
         try:
-            async with _run_service(app, settings, resolved, publisher, sidecar):
+            sidecar, resolved = await dapr.connect(settings)
+        except (dapr.SidecarUnavailable, SecretUnavailable) as error:
+            raise ServiceStartError(str(error)) from None
+        try:
+            async with _run_service(app, settings, resolved, publisher, sidecar, prepare):
                 yield
         finally:
             await sidecar.close()
@@ -144,6 +163,7 @@ async def _run_service(
     settings: Settings,
     publisher: Publisher | None,
     sidecar: Sidecar | None,
+    prepare: PrepareDatabase | None,
 ) -> AsyncIterator[None]:
     """Open the database, start the event pipeline and fill ``app.state``.
 
@@ -153,7 +173,9 @@ async def _run_service(
     # NOTE: a database URL from the secret store is migrated here even with --no-migrate,
     # because nothing before the app's start could read it.
     from_secret_store = settings.database_url != given.database_url
-    if settings.migrate_on_start or from_secret_store:
+    if prepare is not None:
+        await run_in_threadpool(prepare, settings)
+    elif settings.migrate_on_start or from_secret_store:
         await run_in_threadpool(store_database.upgrade, url)
     database = Database(url)
     try:

@@ -508,18 +508,19 @@ def test_adelaide_half_hour_offset() -> None:
     ]
 
 
-def test_hourly_rule_across_gap_is_increasing() -> None:
-    start = datetime(2026, 3, 29, 1, 0, tzinfo=BERLIN)
-    dates = upcoming("FREQ=HOURLY;BYMINUTE=0,30", start, "Europe/Berlin", just_before(start), 6)
+def test_several_times_a_day_across_gap_is_increasing() -> None:
+    start = datetime(2026, 3, 29, 1, 30, tzinfo=BERLIN)
+    rule = "FREQ=DAILY;BYHOUR=1,2,3,4;BYMINUTE=30"
+    dates = upcoming(rule, start, "Europe/Berlin", just_before(start), 5)
 
-    # 02:00 and 02:30 do not exist, so they become 03:00 and 03:30 and are listed once.
-    assert [moment.astimezone(BERLIN).strftime("%H:%M%z") for moment in dates] == [
-        "01:00+0100",
-        "01:30+0100",
-        "03:00+0200",
-        "03:30+0200",
-        "04:00+0200",
-        "04:30+0200",
+    # 02:30 does not exist on 29 March, so it becomes 03:30, the same instant as the real
+    # 03:30, and is listed once.
+    assert [moment.astimezone(BERLIN).strftime("%d %H:%M%z") for moment in dates] == [
+        "29 01:30+0100",
+        "29 03:30+0200",
+        "29 04:30+0200",
+        "30 01:30+0200",
+        "30 02:30+0200",
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from taskora.server.domain.rules import check_rule
+from taskora.server.domain.rules import check_reminder_offset, check_rule
 
 
 @pytest.mark.parametrize(
@@ -44,6 +44,33 @@ from taskora.server.domain.rules import check_rule
         ("INTERVAL=2", "FREQ is required, such as FREQ=DAILY"),
         ("FREQ=FORTNIGHTLY", "FREQ=FORTNIGHTLY is not a frequency"),
         ("FREQ=DAILY;INTERVAL", "'INTERVAL' is not NAME=VALUE"),
+        (
+            "FREQ=HOURLY;BYSECOND=0,1,2",
+            "BYSECOND with several values repeats more often than hourly",
+        ),
+        (
+            "FREQ=DAILY;BYHOUR=9;BYMINUTE=0,30",
+            "BYMINUTE with several values repeats more often than hourly",
+        ),
+        (
+            "FREQ=WEEKLY;BYMONTHDAY=3",
+            "RFC 5545 does not allow BYMONTHDAY with FREQ=WEEKLY; use it with "
+            "FREQ=DAILY, HOURLY, MONTHLY or YEARLY",
+        ),
+        (
+            "FREQ=DAILY;BYYEARDAY=5",
+            "RFC 5545 does not allow BYYEARDAY with FREQ=DAILY; use it with FREQ=HOURLY or YEARLY",
+        ),
+        (
+            "FREQ=MONTHLY;BYWEEKNO=3",
+            "RFC 5545 does not allow BYWEEKNO with FREQ=MONTHLY; use it with FREQ=YEARLY",
+        ),
+        ("FREQ=WEEKLY;WKST=XX", "WKST=XX is not a weekday; use MO, TU, WE, TH, FR, SA, SU"),
+        (
+            "FREQ=MONTHLY;BYDAY=0MO",
+            "BYDAY=0MO has position 0; positions count from 1 (the first) or -1 (the last), "
+            "so write 1MO or -1MO",
+        ),
     ],
 )
 def test_rule_breaking_rfc_5545_is_rejected_naming_the_part(rule: str, message: str) -> None:
@@ -64,7 +91,29 @@ def test_rule_breaking_rfc_5545_is_rejected_naming_the_part(rule: str, message: 
         "FREQ=MONTHLY;BYMONTHDAY=-1",
         "FREQ=DAILY;UNTIL=20271231T235959Z",
         "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE;WKST=SU",
+        "FREQ=YEARLY;BYWEEKNO=20;BYDAY=MO",
+        "FREQ=DAILY;BYHOUR=9,17;BYMINUTE=30",
     ],
 )
 def test_valid_rules_are_accepted_unchanged(rule: str) -> None:
     assert check_rule(rule) == rule
+
+
+@pytest.mark.parametrize(
+    ("offset", "message"),
+    [
+        ("P366D", "reminder offset 'P366D' is longer than 365 days"),
+        ("P1Y", "reminder offset 'P1Y' is longer than 365 days"),
+        ("P12M", "reminder offset 'P12M' is longer than 365 days"),
+        ("PT15S", "reminder offset 'PT15S' has seconds: reminders are set in whole minutes"),
+    ],
+)
+def test_reminder_offset_limits(offset: str, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        check_reminder_offset(offset)
+    assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize("offset", ["P365D", "PT1H30M", "P2W", "p1d"])
+def test_reminder_offset_accepted(offset: str) -> None:
+    assert check_reminder_offset(offset) == offset.upper()

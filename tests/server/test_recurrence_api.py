@@ -346,3 +346,23 @@ def test_missed_reminder_is_sent_late(client: httpx.Client) -> None:
 
     assert result == {"examined": 1, "sent": 1}
     assert reminder["data"]["late"] is True
+
+
+def test_new_rule_starts_new_series(client: httpx.Client) -> None:
+    task = daily_task(client, tomorrow_at_nine_berlin())
+    client.post(f"/api/tasks/{task['id']}/complete")
+    second = series(client, task["id"])[1]
+
+    edited = client.patch(
+        f"/api/tasks/{second['id']}", json={"recurrence": {"rule": "FREQ=WEEKLY;INTERVAL=2"}}
+    ).json()
+    dropped = client.patch(f"/api/tasks/{second['id']}", json={"recurrence": None}).json()
+
+    assert second["occurrence"] == 2
+    assert (edited["series_id"], edited["occurrence"]) == (second["id"], 1)
+    assert edited["recurrence"] == {"rule": "FREQ=WEEKLY;INTERVAL=2", "anchor": "due"}
+    assert (dropped["series_id"], dropped["occurrence"], dropped["recurrence"]) == (
+        None,
+        None,
+        None,
+    )

@@ -95,12 +95,13 @@ def check_duration(text: str) -> str:
     return normalized
 
 
-# The longest reminder offset: a year, counted as 366 days of 24 hours.
-MAX_REMINDER_SECONDS = 366 * 86400
+# The longest reminder offset: 365 days of 24 hours.
+MAX_REMINDER_SECONDS = 365 * 86400
 
 
 def check_reminder_offset(text: str) -> str:
-    """Return ``text`` normalized if it is an ISO 8601 duration of at most 366 days."""
+    """Return ``text`` normalized if it is an ISO 8601 duration of whole minutes and at most
+    365 days."""
     normalized = check_duration(text)
     match = DURATION.fullmatch(normalized)
     assert match is not None
@@ -113,9 +114,15 @@ def check_reminder_offset(text: str) -> str:
         + amounts["minutes"] * 60
         + amounts["seconds"]
     )
+    if amounts["seconds"]:
+        raise ValueError(
+            f"reminder offset {text!r} has seconds: reminders are set in whole minutes, "
+            "such as PT15M"
+        )
     if seconds > MAX_REMINDER_SECONDS:
         raise ValueError(
-            f"reminder offset {text!r} is longer than a year: use at most P366D, such as P1D or P2W"
+            f"reminder offset {text!r} is longer than 365 days (a month counts as 31 days and "
+            "a year as 366): use at most P365D, such as P1D or P2W"
         )
     return normalized
 
@@ -194,6 +201,14 @@ NUMBER_RANGES = {
     "BYMONTH": (1, 12, False),
     "BYSETPOS": (1, 366, True),
 }
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+# The parts that RFC 5545 section 3.3.10 forbids with some frequencies, and the frequencies
+# each is allowed with.
+RESTRICTED_PARTS = {
+    "BYMONTHDAY": frozenset({"SECONDLY", "MINUTELY", "HOURLY", "DAILY", "MONTHLY", "YEARLY"}),
+    "BYYEARDAY": frozenset({"SECONDLY", "MINUTELY", "HOURLY", "YEARLY"}),
+    "BYWEEKNO": frozenset({"YEARLY"}),
+}
 UNTIL_FORM = re.compile(r"^\d{8}T\d{6}Z$")
 
 
@@ -239,7 +254,7 @@ def _check_rule_parts(rule: str) -> None:
     if "UNTIL" in parts and not UNTIL_FORM.fullmatch(parts["UNTIL"]):
         raise ValueError(
             f"invalid recurrence rule {rule!r}: UNTIL={parts['UNTIL']} must be a UTC date and "
-            "time such as 20261208T235959Z, since the task's due date has a time"
+            "time such as 20261208T235959Z, because due dates are moments in time"
         )
 
     for name, (low, high, signed) in NUMBER_RANGES.items():
@@ -270,12 +285,41 @@ def _check_rule_parts(rule: str) -> None:
                 f"allows only with FREQ=MONTHLY or YEARLY; write BYDAY={match.group('day')}"
             )
         limit = 5 if freq == "MONTHLY" or "BYMONTH" in parts else 53
+        if int(ordinal) == 0:
+            raise ValueError(
+                f"invalid recurrence rule {rule!r}: BYDAY={item} has position 0; positions "
+                f"count from 1 (the first) or -1 (the last), so write 1{match.group('day')} "
+                f"or -1{match.group('day')}"
+            )
         if not 1 <= abs(int(ordinal)) <= limit:
             raise ValueError(
                 f"invalid recurrence rule {rule!r}: BYDAY={item} asks for weekday number "
                 f"{int(ordinal)}, but a {'month' if limit == 5 else 'year'} has at most "
                 f"{limit}; use 1 to {limit} or -1 to -{limit}"
             )
+
+    for name in ("BYMINUTE", "BYSECOND"):
+        if "," in parts.get(name, ""):
+            raise ValueError(
+                f"invalid recurrence rule {rule!r}: {name} with several values repeats more "
+                "often than hourly, which tasks do not support; give one value"
+            )
+    for name, allowed_with in RESTRICTED_PARTS.items():
+        if name in parts and freq not in allowed_with:
+            # Only the frequencies that tasks support are suggested.
+            usable = sorted(allowed_with - {"SECONDLY", "MINUTELY"})
+            choices = (
+                usable[0] if len(usable) == 1 else ", ".join(usable[:-1]) + " or " + usable[-1]
+            )
+            raise ValueError(
+                f"invalid recurrence rule {rule!r}: RFC 5545 does not allow {name} with "
+                f"FREQ={freq}; use it with FREQ={choices}"
+            )
+    if "WKST" in parts and parts["WKST"] not in WEEKDAYS:
+        raise ValueError(
+            f"invalid recurrence rule {rule!r}: WKST={parts['WKST']} is not a weekday; use "
+            + ", ".join(WEEKDAYS)
+        )
 
     if "BYSETPOS" in parts and not any(
         name.startswith("BY") and name != "BYSETPOS" for name in parts

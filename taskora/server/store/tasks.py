@@ -326,8 +326,9 @@ def _apply(task: Task, body: TaskUpdate, now: datetime) -> bool:
         task.due_at = resolve_due(body.due_at, task.timezone)
     if "recurrence" in fields and _recurrence_changes(task, body.recurrence):
         _set_recurrence(task, body.recurrence)
-        if task.recurrence_rule is not None and task.series_id is None:
-            task.series_id = task.id
+        # A new rule starts a new series at this task, numbered from 1; without a rule the
+        # task belongs to no series.
+        task.series_id = task.id if task.recurrence_rule is not None else None
     if "remind_before" in fields:
         task.remind_before = body.remind_before
     if fields & {"due_at", "remind_before", "timezone"}:
