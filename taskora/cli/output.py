@@ -191,13 +191,42 @@ def _schedule_rows(task: Mapping[str, Any]) -> list[tuple[str, str]]:
         # The anchor decides what the next occurrence counts from, so it is shown in words.
         counted_from = "the due time" if anchor == "due" else f"the {anchor}"
         rows.append(("recurrence", escape(f"{recurrence['rule']}, counted from {counted_from}")))
+    if task.get("series_id") is not None:
+        rows.append(
+            ("series", escape(f"task {task['series_id']}, occurrence {task.get('occurrence')}"))
+        )
     if task.get("remind_before"):
-        reminder = f"{task['remind_before']} before the due time"
+        reminder = f"{describe_duration(str(task['remind_before']))} before the due time"
         remind_at = reminder_time(task)
         if remind_at is not None:
             reminder += f", at {format_moment(remind_at, task, DETAIL_TIME_FORMAT)}"
         rows.append(("reminder", escape(reminder)))
     return rows
+
+
+DURATION_WORDS = (
+    ("years", "year"),
+    ("months", "month"),
+    ("weeks", "week"),
+    ("days", "day"),
+    ("hours", "hour"),
+    ("minutes", "minute"),
+    ("seconds", "second"),
+)
+
+
+def describe_duration(text: str) -> str:
+    """Return an ISO 8601 duration in words, such as ``1 hour 30 minutes`` for PT1H30M, or
+    the text itself when it is not one."""
+    amounts = dates.iso_duration_amounts(text)
+    if amounts is None:
+        return text
+    words = [
+        count_noun(amounts[unit], singular, unit)
+        for unit, singular in DURATION_WORDS
+        if amounts.get(unit)
+    ]
+    return " ".join(words) or "0 minutes"
 
 
 def print_tasks(console: Console, page: Mapping[str, Any]) -> None:

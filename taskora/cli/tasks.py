@@ -678,6 +678,26 @@ def check_task_has_due(
             )
 
 
+def check_no_due_keeps_nothing(
+    current: dict[str, Any], *, no_due: bool, no_repeat: bool, no_remind: bool
+) -> None:
+    """Raise a usage error when ``--no-due`` would leave a rule or a reminder without a due
+    time, naming the option that drops it."""
+    if not no_due:
+        return
+    task_id = current.get("id")
+    if current.get("recurrence") and not no_repeat:
+        raise _usage_error(
+            f"task {task_id} repeats, and a repeating task needs a due date: add --no-repeat "
+            "to stop it repeating, or keep its due date"
+        )
+    if current.get("remind_before") and not no_remind:
+        raise _usage_error(
+            f"task {task_id} has a reminder, which needs a due date: add --no-remind to drop "
+            "it, or keep its due date"
+        )
+
+
 # --- output helpers -------------------------------------------------------------------
 
 
@@ -1192,6 +1212,7 @@ def edit(
     with open_client(url, token) as client:
         current, read_version = client.read_task(task_id)
         check_task_has_due(current, due, every=every, rrule=rrule, remind=remind)
+        check_no_due_keeps_nothing(current, no_due=no_due, no_repeat=no_repeat, no_remind=no_remind)
         recurrence = None
         if not no_repeat:
             recurrence = build_edit_recurrence(

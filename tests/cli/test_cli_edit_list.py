@@ -420,7 +420,7 @@ def test_show_schedule_fields(
     assert result.exit_code == 0, result.output
     assert "timezone     Europe/Berlin" in lines
     assert "recurrence   FREQ=WEEKLY;BYDAY=MO,WE, counted from the completion" in lines
-    assert "reminder     PT15M before the due time" in lines
+    assert "reminder     15 minutes before the due time" in lines
 
 
 def test_show_omits_unset_schedule_fields(

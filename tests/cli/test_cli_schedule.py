@@ -480,7 +480,7 @@ def test_details_reminder_row() -> None:
 
     rows = dict(output._schedule_rows(task))
 
-    assert rows["reminder"] == "PT1H30M before the due time, at 2026-12-05 07:30:00 CET"
+    assert rows["reminder"] == "1 hour 30 minutes before the due time, at 2026-12-05 07:30:00 CET"
 
 
 def reminder_event(late: bool) -> dict[str, Any]:
@@ -569,3 +569,57 @@ def test_recurrence_summary_number(examined: int, created: int, expected: str) -
 )
 def test_reminder_summary_number(examined: int, sent: int, expected: str) -> None:
     assert checks.reminder_summary(examined, sent) == expected
+
+
+def test_details_series_row() -> None:
+    task = make_task(7, "x", series_id=3, occurrence=4)
+
+    rows = dict(output._schedule_rows(task))
+
+    assert rows["series"] == "task 3, occurrence 4"
+
+
+@pytest.mark.parametrize(
+    ("duration", "words"),
+    [
+        ("PT15M", "15 minutes"),
+        ("PT1H", "1 hour"),
+        ("P1DT2H30M", "1 day 2 hours 30 minutes"),
+        ("P2W", "2 weeks"),
+        ("soon", "soon"),
+    ],
+)
+def test_describe_duration(duration: str, words: str) -> None:
+    assert output.describe_duration(duration) == words
+
+
+@pytest.mark.parametrize(
+    ("current", "flags", "message"),
+    [
+        (
+            {"id": 5, "recurrence": {"rule": "FREQ=DAILY", "anchor": "due"}},
+            {},
+            "task 5 repeats, and a repeating task needs a due date: add --no-repeat to stop it "
+            "repeating, or keep its due date",
+        ),
+        (
+            {"id": 6, "recurrence": None, "remind_before": "PT15M"},
+            {},
+            "task 6 has a reminder, which needs a due date: add --no-remind to drop it, or keep "
+            "its due date",
+        ),
+    ],
+)
+def test_no_due_names_what_blocks_it(current: dict, flags: dict, message: str) -> None:
+    with pytest.raises(TaskoraError) as caught:
+        tasks.check_no_due_keeps_nothing(current, no_due=True, no_repeat=False, no_remind=False)
+
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert caught.value.message == message
+
+
+def test_no_due_with_drops_is_allowed() -> None:
+    current = {"id": 5, "recurrence": {"rule": "FREQ=DAILY"}, "remind_before": "PT15M"}
+
+    tasks.check_no_due_keeps_nothing(current, no_due=True, no_repeat=True, no_remind=True)
+    tasks.check_no_due_keeps_nothing(current, no_due=False, no_repeat=False, no_remind=False)

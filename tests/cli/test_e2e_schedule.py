@@ -221,7 +221,7 @@ def test_show_times_in_task_zone(user: Cli) -> None:
     lines = [line.rstrip() for line in result.stdout.splitlines()]
     assert result.exit_code == 0, result.output
     assert "due          2027-01-08 18:00:00 CET" in lines
-    assert "reminder     PT30M before the due time, at 2027-01-08 17:30:00 CET" in lines
+    assert "reminder     30 minutes before the due time, at 2027-01-08 17:30:00 CET" in lines
     assert lines[lines.index("Next dates of the series:") + 1] == "  Fri 2027-01-15 18:00 CET"
 
 
