@@ -32,7 +32,7 @@ from taskora.deploy.plan import (
     render,
     write_values_file,
 )
-from taskora.deploy.values import PLACEHOLDER_MARKER, MergedValues
+from taskora.deploy.values import PLACEHOLDER_DESCRIPTION, MergedValues
 from taskora.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -48,12 +48,13 @@ EPILOG = (
     "  taskora deploy --cloud gke -f prod.yaml --image-tag 0.2.0\n\n"
     "  taskora deploy --cloud gke -f prod.yaml --diff\n\n"
     "  taskora deploy --cloud aks --set replicaCount=3 --set ingress.host=tasks.example.org\n\n"
+    "  taskora deploy --cloud gke -f prod.yaml --set-string image.tag=1.20\n\n"
     "  taskora deploy --cloud doks -f prod.yaml --explain\n\n"
     "  taskora deploy --cloud doks -f prod.yaml --dry-run --values-out merged.yaml\n\n"
     "  taskora deploy status --namespace prod\n\n"
     "  taskora deploy rollback 3 --namespace prod\n\n"
     "Values are layered, later wins: chart defaults, the cloud profile, each -f file, "
-    "each --set, then --image-tag. Before a deploy, preflight checks helm, kubectl, the "
+    "each --set, each --set-string, then --image-tag. Before a deploy, preflight checks helm, kubectl, the "
     "context, the cluster, Dapr, the namespace, the Secrets the values name and the image. "
     "Helm is taken from TASKORA_HELM and kubectl from TASKORA_KUBECTL, else from PATH."
 )
@@ -124,13 +125,22 @@ def deploy(
             show_default=False,
         ),
     ] = None,
+    set_string_values: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set-string",
+            help="KEY=VALUE whose value always stays a string, as in helm --set-string, "
+            "applied after every --set. Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
     dry_run: Annotated[
         bool,
         typer.Option(
             "--dry-run",
             help="Print the merged values, the helm command and the manifests from "
             "helm template, and change nothing in the cluster. Keys whose value still "
-            f"contains {PLACEHOLDER_MARKER!r} are listed on stderr.",
+            f"is still {PLACEHOLDER_DESCRIPTION} are listed on stderr.",
         ),
     ] = False,
     diff: Annotated[
@@ -144,7 +154,11 @@ def deploy(
     ] = False,
     check: Annotated[
         bool,
-        typer.Option("--check", help="Run the preflight checks only, and change nothing."),
+        typer.Option(
+            "--check",
+            help="Run the preflight checks only, and change nothing. It also checks the "
+            "values for placeholders and renders them with a local helm template.",
+        ),
     ] = False,
     explain: Annotated[
         bool,
@@ -202,6 +216,7 @@ def deploy(
         image_tag=image_tag,
         values_files=tuple(values_files or ()),
         set_arguments=tuple(set_values or ()),
+        set_string_arguments=tuple(set_string_values or ()),
         kube_context=kube_context,
         timeout=timeout,
         values_out=values_out,
@@ -221,7 +236,9 @@ def deploy(
     elif diff:
         _print_diff(plan, json_output)
     elif check:
-        _preflight(plan, check_image=not skip_image_check, json_output=json_output)
+        _preflight(
+            plan, check_image=not skip_image_check, json_output=json_output, check_values=True
+        )
     else:
         _deploy(plan, check_image=not skip_image_check, json_output=json_output)
 
@@ -300,6 +317,9 @@ def _print_dry_run(plan: DeployPlan, json_output: bool) -> None:
             )
         else:
             typer.echo("# Helm command")
+        # Reading helm's version would cost a second helm run, so the dry run shows Helm 3's
+        # flag, and a deploy uses the one of the version that preflight finds.
+        typer.echo("# With Helm 4, a deploy passes --rollback-on-failure in place of --atomic.")
         typer.echo(shlex.join(result.upgrade_command))
         typer.echo()
         typer.echo("# Manifests rendered by helm template")
@@ -315,7 +335,7 @@ def _print_placeholder_warning(keys: list[str]) -> None:
     else:
         subject = f"{len(keys)} keys still contain"
     message = (
-        f"{subject} the profile placeholder {PLACEHOLDER_MARKER!r}: {', '.join(keys)}. "
+        f"{subject} {PLACEHOLDER_DESCRIPTION}: {', '.join(keys)}. "
         "A deploy without --dry-run fails until each is set with -f FILE or --set KEY=VALUE."
     )
     # typer.style rather than Rich, whose import would slow every dry run down.
@@ -354,12 +374,14 @@ def _print_diff(plan: DeployPlan, json_output: bool) -> None:
     )
 
 
-def _preflight(plan: DeployPlan, *, check_image: bool, json_output: bool) -> DeployPlan:
+def _preflight(
+    plan: DeployPlan, *, check_image: bool, json_output: bool, check_values: bool = False
+) -> DeployPlan:
     from taskora.deploy.plan import run_preflight
     from taskora.deploy.preflight import PreflightError
 
     try:
-        plan, report = run_preflight(plan, check_image=check_image)
+        plan, report = run_preflight(plan, check_image=check_image, check_values=check_values)
     except PreflightError as error:
         _print_checks(error.report, json_output)
         raise

@@ -39,7 +39,11 @@ def build(
     ] = False,
     tags: Annotated[
         list[str] | None,
-        typer.Option("--tag", help="Image tag. Repeatable.", show_default="the taskora version"),
+        typer.Option(
+            "--tag",
+            help="Image tag. Repeatable.",
+            show_default="the taskora version and the short git commit, as 0.1.0-g1a2b3c4",
+        ),
     ] = None,
     platforms: Annotated[
         list[str] | None,
@@ -103,20 +107,30 @@ def build(
     from taskora.deploy.plan import chart_app_version
 
     source = directory or images_module.SOURCE_ROOT
+    resolved_repository = repository or _profile_repository(cloud, values_files, set_values)
+    warning = ""
+    if not tags:
+        tag, warning = images_module.default_tag(chart_app_version(), source)
+        tags = [tag]
     request = images_module.BuildRequest(
-        repository=repository or _profile_repository(cloud, values_files, set_values),
-        tags=tuple(tags or (chart_app_version(),)),
+        repository=resolved_repository,
+        tags=tuple(tags),
         platforms=tuple(platforms or ()),
         push=push,
         context_dir=source,
         dockerfile=dockerfile or source / "Dockerfile",
     )
+    # Invalid input fails before the warning, which would only distract from the error.
+    images_module.check_build_request(request)
+    if warning:
+        typer.echo(f"{typer.style('Warning:', fg='yellow')} {warning}", err=True)
     references = images_module.build_image(request, on_log=_write_log)
     if json_output:
         typer.echo(json.dumps({"images": references, "pushed": push}))
         return
     verb = "Built and pushed" if push else "Built"
     typer.echo(f"{verb} {', '.join(references)}.")
+    typer.echo(f"Deploy it with: taskora deploy --image-tag {request.tags[0]} ...")
 
 
 def _write_log(line: str) -> None:

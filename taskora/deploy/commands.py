@@ -1,6 +1,8 @@
 """Find and run the command-line tools that a deploy drives: ``helm`` and ``kubectl``.
 
-Every failure becomes a :class:`DeployError` whose exit code tells the kind of failure: an unreachable cluster, a missing release, a concurrent operation, or anything else.
+Every failure becomes a :class:`DeployError` whose exit code tells the kind of failure:
+invalid values (2), an unreachable cluster (3), a missing release (5), a concurrent
+operation (6), or anything else (1), such as a rollout whose pods did not become ready.
 """
 
 from __future__ import annotations
@@ -47,11 +49,27 @@ KUBECTL = Tool(
     ),
 )
 
-# Messages of helm and kubectl (client-go) when the API server cannot be reached.
+# Messages of helm and kubectl (client-go) when the API server cannot be reached. kubectl
+# words a refused connection as "The connection to the server HOST:PORT was refused - did
+# you specify the right host or port?".
 _UNREACHABLE = re.compile(
     r"cluster unreachable|connection refused|no such host|i/o timeout|"
-    r"Unable to connect to the server|TLS handshake timeout|context deadline exceeded|"
+    r"The connection to the server \S+ was refused|"
+    r"Unable to connect to the server|TLS handshake timeout|"
     r"the server could not find the requested resource \(get version\)",
+    re.IGNORECASE,
+)
+# A request that ran out of time. For a short query (kubectl --request-timeout, helm status)
+# that means the server did not answer, but for a command that waits for a rollout
+# (helm upgrade --wait, helm rollback --wait) it means the pods did not become ready.
+_DEADLINE = re.compile(
+    r"context deadline exceeded|Client\.Timeout exceeded",
+    re.IGNORECASE,
+)
+# helm template and upgrade when values.schema.json rejects the values, and when a
+# template's `fail` rejects a combination of values.
+_INVALID_VALUES = re.compile(
+    r"values don't meet the specifications of the schema|execution error at \(",
     re.IGNORECASE,
 )
 # helm status, history, get and rollback print "Error: release: not found".
@@ -78,10 +96,18 @@ def find_tool(tool: Tool) -> Path:
     return Path(found)
 
 
-def failure_exit_code(message: str) -> ExitCode:
-    """Choose the exit code of a failed helm or kubectl run from its error output."""
+def failure_exit_code(message: str, *, waits_for_rollout: bool = False) -> ExitCode:
+    """Choose the exit code of a failed helm or kubectl run from its error output.
+
+    ``waits_for_rollout`` marks a command that waits for pods to become ready, whose
+    timeout is a failed rollout (ERROR) rather than an unreachable cluster.
+    """
+    if _INVALID_VALUES.search(message):
+        return ExitCode.USAGE
     if _UNREACHABLE.search(message):
         return ExitCode.UNREACHABLE
+    if _DEADLINE.search(message):
+        return ExitCode.ERROR if waits_for_rollout else ExitCode.UNREACHABLE
     if _RELEASE_NOT_FOUND.search(message):
         return ExitCode.NOT_FOUND
     if _CONFLICT.search(message):
@@ -89,11 +115,18 @@ def failure_exit_code(message: str) -> ExitCode:
     return ExitCode.ERROR
 
 
-def run_tool(command: Sequence[str], tool: Tool, *, timeout: float | None = None) -> str:
+def run_tool(
+    command: Sequence[str],
+    tool: Tool,
+    *,
+    timeout: float | None = None,
+    waits_for_rollout: bool = False,
+) -> str:
     """Run ``command`` and return its standard output.
 
     Raises :class:`DeployError` with the tool's error output when it exits non-zero, and
     when it cannot start or runs longer than ``timeout`` seconds (None waits forever).
+    ``waits_for_rollout`` is passed to :func:`failure_exit_code`.
     """
     action = f"{tool.name} {_subcommand(command)}".strip()
     logger.info("running %s", shlex.join(command))
@@ -119,7 +152,7 @@ def run_tool(command: Sequence[str], tool: Tool, *, timeout: float | None = None
         logger.info("%s failed with exit code %d", action, completed.returncode)
         raise DeployError(
             f"{action} failed with exit code {completed.returncode}: {stderr}",
-            exit_code=failure_exit_code(stderr),
+            exit_code=failure_exit_code(stderr, waits_for_rollout=waits_for_rollout),
         )
     if completed.stderr.strip():
         # Warnings, such as a world-readable kubeconfig, arrive on stderr with success.

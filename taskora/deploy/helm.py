@@ -69,13 +69,18 @@ def find_helm() -> Path:
     return commands.find_tool(commands.HELM)
 
 
-def run_helm(command: Sequence[str], *, timeout: float | None = None) -> str:
+def run_helm(
+    command: Sequence[str], *, timeout: float | None = None, waits_for_rollout: bool = False
+) -> str:
     """Run a helm command and return its standard output.
 
     Raises :class:`DeployError` with helm's standard error when helm exits non-zero, and
     when it cannot start or runs longer than ``timeout`` seconds (None waits forever).
+    Pass ``waits_for_rollout`` for ``--wait`` commands, whose timeout is a failed rollout.
     """
-    return commands.run_tool(command, commands.HELM, timeout=timeout)
+    return commands.run_tool(
+        command, commands.HELM, timeout=timeout, waits_for_rollout=waits_for_rollout
+    )
 
 
 def parse_version(output: str) -> tuple[int, int, int]:
@@ -117,15 +122,17 @@ def upgrade_command(
     *,
     timeout: str,
     kube_context: str | None = None,
+    helm_major: int = 3,
 ) -> list[str]:
     """Build the ``helm upgrade --install`` command that deploys the release.
 
-    ``--wait`` makes helm return only once the pods are ready, or fail after ``timeout``;
-    ``--atomic`` then rolls a failed upgrade back (or uninstalls a failed first install).
+    ``--wait`` makes helm return only once the pods are ready, or fail after ``timeout``.
+    A failed upgrade is then rolled back (a failed first install uninstalled): Helm 3
+    does that with ``--atomic``, and Helm 4 with ``--rollback-on-failure``, the name that
+    replaces the deprecated ``--atomic`` (``helm upgrade --help`` of Helm 4.2 lists only it).
     ``--output json`` lets :func:`parse_release` read the revision and status.
     """
-    # NOTE: these flags are tested against Helm 3.19 only, because the tests have no Helm 4
-    # binary. Helm 4 gives --wait an optional strategy value, so bare --wait should still parse.
+    rollback_flag = "--rollback-on-failure" if helm_major >= 4 else "--atomic"
     command = [
         str(helm),
         "upgrade",
@@ -137,7 +144,7 @@ def upgrade_command(
         "--create-namespace",
         "-f",
         str(values_file),
-        "--atomic",
+        rollback_flag,
         "--wait",
         "--timeout",
         timeout,

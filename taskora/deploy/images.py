@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +39,11 @@ _NO_ENGINE = re.compile(
     r"error during connect|docker\.sock: connect",
     re.IGNORECASE,
 )
-_NO_BUILDX = re.compile(r"unknown command: docker buildx|'buildx' is not a docker command")
+# Without the buildx plugin, the docker CLI either rejects the buildx command or, where the
+# legacy builder takes `docker build` over, the first flag that only buildx knows.
+_NO_BUILDX = re.compile(
+    r"unknown command: docker buildx|'buildx' is not a docker command|unknown flag: --progress"
+)
 _DENIED = re.compile(r"unauthorized|denied|authentication required|401|403", re.IGNORECASE)
 _NOT_FOUND = re.compile(r"no such manifest|manifest unknown|not found|404", re.IGNORECASE)
 
@@ -68,6 +74,13 @@ class BuildRequest:
 
 def check_build_request(request: BuildRequest) -> None:
     """Raise :class:`DeployError` for an invalid repository, tag, platform or Dockerfile."""
+    lowered = request.repository.lower()
+    if lowered != request.repository and _REPOSITORY.match(lowered):
+        raise DeployError(
+            f"invalid image repository {request.repository!r}: OCI registries accept only "
+            f"lowercase repository names, so use {lowered!r}",
+            exit_code=ExitCode.USAGE,
+        )
     if not _REPOSITORY.match(request.repository):
         raise DeployError(
             f"invalid image repository {request.repository!r}: use lowercase "
@@ -179,6 +192,54 @@ def registry_login(reference: str) -> str:
     return f"docker login {host}"
 
 
+def default_tag(version: str, source_dir: Path) -> tuple[str, str]:
+    """Return the default image tag and, when it is mutable, a warning to print.
+
+    In a git checkout the tag is ``VERSION-gSHORTSHA`` (``0.1.0-g1a2b3c4``), so every commit
+    gets its own tag and a push never replaces an image that a release already runs.
+    Uncommitted changes are not in the SHA, so they get a warning. Outside a checkout the
+    tag is the version alone, which a later build would overwrite, so it gets a warning too.
+    """
+    git = shutil.which("git")
+    if git is None:
+        return version, (
+            f"git not found, so the image is tagged {version} alone, a tag that the next build "
+            "overwrites: pass --tag with a unique tag"
+        )
+    try:
+        sha = _git(git, source_dir, "rev-parse", "--short=7", "HEAD").strip()
+        changes = _git(git, source_dir, "status", "--porcelain", "--untracked-files=no")
+    except DeployError as error:
+        logger.info("no git commit for the image tag: %s", error.message)
+        return version, (
+            f"{source_dir} is not a git checkout, so the image is tagged {version} alone, a tag "
+            "that the next build overwrites: pass --tag with a unique tag"
+        )
+    tag = f"{version}-g{sha}"
+    if changes.strip():
+        return tag, (
+            f"the checkout has uncommitted changes, which tag {tag} does not identify: commit "
+            "them, or pass --tag with a unique tag"
+        )
+    return tag, ""
+
+
+def _git(git: str, source_dir: Path, *arguments: str) -> str:
+    try:
+        completed = subprocess.run(
+            [git, "-C", str(source_dir), *arguments],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise DeployError(f"git {arguments[0]} failed: {error}") from None
+    if completed.returncode != 0:
+        raise DeployError(f"git {arguments[0]} failed: {completed.stderr.strip()}")
+    return completed.stdout
+
+
 def _docker_client() -> DockerClient:
     from python_on_whales import DockerClient
     from python_on_whales.client_config import ClientNotFoundError
@@ -200,15 +261,18 @@ def _build_error(error: Exception, request: BuildRequest) -> DeployError:
         output.splitlines()[-1] if output else f"exit code {getattr(error, 'return_code', '?')}"
     )
     logger.error("docker buildx build failed: %s", last_line)
+    # The docker CLI's own message has already been streamed to stderr with the build log,
+    # so these two errors say what to do without repeating it.
     if _NO_BUILDX.search(output):
         return DeployError(
-            "the docker buildx plugin is not installed: install it "
-            "(https://docs.docker.com/build/concepts/overview/#install-buildx) and try again"
+            "the docker buildx plugin is not installed: install it (the docker-buildx-plugin "
+            "package, or https://docs.docker.com/build/concepts/overview/#install-buildx) and "
+            "try again"
         )
     if _NO_ENGINE.search(output):
         return DeployError(
-            f"no Docker engine is reachable ({last_line}): start Docker, or point DOCKER_HOST "
-            "or the docker context at a running engine",
+            "no Docker engine is reachable: start Docker (`sudo systemctl start docker`, or "
+            "Docker Desktop), or point DOCKER_HOST or the docker context at a running engine",
             exit_code=ExitCode.UNREACHABLE,
         )
     if request.push and _DENIED.search(output):

@@ -16,8 +16,10 @@ from taskora.deploy import commands
 from taskora.deploy.errors import DeployError
 
 # kubectl reads these quickly or not at all: a longer wait only delays the error.
+# --request-timeout bounds each API request, and the process timeout bounds the whole run,
+# including a credential plugin (gke-gcloud-auth-plugin, kubelogin) that hangs.
 REQUEST_TIMEOUT = "15s"
-PROCESS_TIMEOUT_SECONDS = 60.0
+PROCESS_TIMEOUT_SECONDS = 20.0
 
 # Prints the Secret's name and its data keys, never the values, so no secret reaches this
 # process or its logs.

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import shlex
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -18,7 +19,8 @@ from taskora.deploy import assets, helm
 from taskora.deploy.errors import DeployError
 from taskora.deploy.values import (
     CHART_DEFAULTS_SOURCE,
-    PLACEHOLDER_MARKER,
+    PLACEHOLDER_DESCRIPTION,
+    SET_STRING_SOURCE,
     MergedValues,
     SetValue,
     ValueLayer,
@@ -37,6 +39,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_RELEASE = "taskora"
 DEFAULT_NAMESPACE = "taskora"
 DEFAULT_TIMEOUT = "10m"
+# The chart's name, the default of the taskora.fullname helper's suffix.
+CHART_NAME = "taskora"
 
 # Helm limits release names to 53 characters, leaving room for suffixes in resource names.
 _RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -59,6 +63,8 @@ class DeployRequest:
     image_tag: str | None = None
     values_files: tuple[Path, ...] = ()
     set_arguments: tuple[str, ...] = ()
+    # --set-string arguments, applied after every --set as helm does.
+    set_string_arguments: tuple[str, ...] = ()
     kube_context: str | None = None
     timeout: str = DEFAULT_TIMEOUT
     # Where to keep the merged values that helm reads. None writes them to a temporary file
@@ -74,6 +80,9 @@ class DeployPlan:
     values: MergedValues
     helm: Path
     chart_dir: Path = field(default=assets.CHART_DIR)
+    # Major version of helm, which chooses the rollback flag of the upgrade command. Preflight
+    # reads it; until then the command has Helm 3's form.
+    helm_major: int = 3
 
     def upgrade_command(self, values_file: Path) -> list[str]:
         """Return the ``helm upgrade --install`` command for the given merged values file."""
@@ -85,6 +94,7 @@ class DeployPlan:
             values_file,
             timeout=self.request.timeout,
             kube_context=self.request.kube_context,
+            helm_major=self.helm_major,
         )
 
     def template_command(self, values_file: Path) -> list[str]:
@@ -148,6 +158,9 @@ def merge_request_values(request: DeployRequest) -> MergedValues:
         layers.append(ValueLayer(f"values file {values_file}", load_values_file(values_file)))
 
     assignments = parse_set_arguments(request.set_arguments)
+    assignments += parse_set_arguments(
+        request.set_string_arguments, SET_STRING_SOURCE, as_string=True
+    )
     if request.image_tag is not None:
         assignments.append(
             SetValue(path=("image", "tag"), value=request.image_tag, source="--image-tag")
@@ -177,7 +190,14 @@ def apply(plan: DeployPlan) -> helm.ReleaseStatus:
     request = plan.request
     check_no_placeholders(plan.values)
     with _values_file(plan.values, request.values_out) as values_file:
-        output = helm.run_helm(plan.upgrade_command(values_file))
+        try:
+            output = helm.run_helm(plan.upgrade_command(values_file), waits_for_rollout=True)
+        except DeployError as error:
+            if error.exit_code is not ExitCode.ERROR:
+                raise
+            raise DeployError(
+                f"{error.message}\n{failed_rollout_steps(plan)}", exit_code=error.exit_code
+            ) from None
     status = helm.parse_release(output, request.release, request.namespace)
     logger.info(
         "release %s in namespace %s: revision %s, status %s",
@@ -189,15 +209,51 @@ def apply(plan: DeployPlan) -> helm.ReleaseStatus:
     return status
 
 
-def run_preflight(
-    plan: DeployPlan, *, check_image: bool = True
-) -> tuple[DeployPlan, PreflightReport]:
-    """Run the preflight checks and return the plan pinned to the context they used.
+def failed_rollout_steps(plan: DeployPlan) -> str:
+    """Return the commands that show why a deploy's pods or migration Job failed."""
+    request = plan.request
+    kubectl = "kubectl"
+    if request.kube_context:
+        kubectl += f" --context {shlex.quote(request.kube_context)}"
+    kubectl += f" --namespace {request.namespace}"
+    job = f"{release_fullname(plan.values.values, request.release)}-migration"
+    status = f"taskora deploy status --release {request.release} --namespace {request.namespace}"
+    if request.kube_context:
+        status += f" --context {shlex.quote(request.kube_context)}"
+    return (
+        "Next: read the migration Job's log with "
+        f"`{kubectl} logs job/{job} --all-containers`, see why pods did not become ready "
+        f"with `{kubectl} describe pods -l app.kubernetes.io/instance={request.release}`, "
+        f"and check the release with `{status}`"
+    )
 
+
+def release_fullname(values: Mapping[str, Any], release: str) -> str:
+    """Return the chart's resource name prefix, as the ``taskora.fullname`` helper builds it."""
+    override = str(values.get("fullnameOverride") or "")
+    if override:
+        return override[:63].rstrip("-")
+    name = str(values.get("nameOverride") or "") or CHART_NAME
+    if name in release:
+        return release[:63].rstrip("-")
+    return f"{release}-{name}"[:63].rstrip("-")
+
+
+def run_preflight(
+    plan: DeployPlan, *, check_image: bool = True, check_values: bool = False
+) -> tuple[DeployPlan, PreflightReport]:
+    """Run the preflight checks and return the plan pinned to the context and helm they found.
+
+    ``check_values`` first checks the values for placeholders and renders them with a local
+    ``helm template``, so that a schema error is reported with the cluster's checks.
     Raises :class:`~taskora.deploy.preflight.PreflightError` listing each failure and its fix.
     """
     # Imported here, as diff below, because --dry-run needs neither and should start fast.
     from taskora.deploy import preflight
+
+    report = preflight.PreflightReport()
+    if check_values:
+        _check_values(plan, report)
 
     image_lookup = None
     if check_image:
@@ -212,11 +268,44 @@ def run_preflight(
             cloud=plan.request.cloud,
             kube_context=plan.request.kube_context,
             app_version=chart_app_version(),
+            kube_version=chart_metadata().get("kubeVersion", ""),
         ),
         image_lookup=image_lookup,
+        report=report,
     )
     request = dataclasses.replace(plan.request, kube_context=report.context)
-    return dataclasses.replace(plan, request=request), report
+    return dataclasses.replace(plan, request=request, helm_major=report.helm_major or 3), report
+
+
+def _check_values(plan: DeployPlan, report: PreflightReport) -> None:
+    """Add the placeholder check and a local ``helm template`` to ``report``."""
+    from taskora.deploy.preflight import CheckStatus
+
+    keys = plan.values.placeholder_keys()
+    if keys:
+        report.invalid_values = True
+        report.add(
+            "values",
+            CheckStatus.FAILED,
+            f"{len(keys)} key(s) still contain {PLACEHOLDER_DESCRIPTION}: {', '.join(keys)}",
+            "set each with -f FILE or --set KEY=VALUE",
+        )
+    else:
+        report.add("values", CheckStatus.PASSED, "no profile placeholder is left")
+
+    try:
+        manifests = render(plan).manifests
+    except DeployError as error:
+        report.invalid_values = report.invalid_values or error.exit_code is ExitCode.USAGE
+        report.add(
+            "render",
+            CheckStatus.FAILED,
+            error.message,
+            "correct the values that helm names, then run --check again",
+        )
+        return
+    count = sum(1 for line in manifests.splitlines() if line.startswith("kind:"))
+    report.add("render", CheckStatus.PASSED, f"helm template rendered {count} resources")
 
 
 def diff(plan: DeployPlan) -> DiffResult:
@@ -258,12 +347,17 @@ def diff(plan: DeployPlan) -> DiffResult:
 
 def chart_app_version() -> str:
     """Return the chart's ``appVersion``, the image tag used when ``image.tag`` is empty."""
+    return chart_metadata().get("appVersion", "")
+
+
+def chart_metadata() -> dict[str, str]:
+    """Return the string fields of the chart's ``Chart.yaml``, such as ``kubeVersion``."""
     chart = assets.CHART_DIR / "Chart.yaml"
     try:
         metadata = yaml.safe_load(chart.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
         raise DeployError(f"cannot read {chart}: {error}") from None
-    return str(metadata.get("appVersion", ""))
+    return {str(key): str(value) for key, value in metadata.items() if isinstance(value, str)}
 
 
 def check_no_placeholders(values: MergedValues) -> None:
@@ -273,7 +367,7 @@ def check_no_placeholders(values: MergedValues) -> None:
         return
     subject = "1 key still contains" if len(keys) == 1 else f"{len(keys)} keys still contain"
     raise DeployError(
-        f"nothing deployed: {subject} the profile placeholder {PLACEHOLDER_MARKER!r}: "
+        f"nothing deployed: {subject} {PLACEHOLDER_DESCRIPTION}: "
         f"{', '.join(keys)}. Set each with -f FILE or --set KEY=VALUE",
         exit_code=ExitCode.USAGE,
     )

@@ -1,8 +1,10 @@
 """Check, before anything changes, that a deploy can succeed, and give the fix of each failure.
 
-The checks run in order: helm, kubectl, the kube context, the cluster's API server, Dapr in
-the cluster, the release namespace, the Secrets that the values name, and the image in its
-registry. When helm, kubectl, the context or the server fails, the later checks are skipped
+The checks run in order: helm, kubectl, the kube context, the cluster's API server and its
+Kubernetes version, and Dapr in the cluster. Then come the cluster add-ons that the values
+rely on (the IngressClass, the cert-manager ClusterIssuer, the BackendConfig and
+SecretProviderClass CRDs), the release namespace, the Secrets that the values name, and
+the image in its registry. When helm, kubectl, the context or the server fails, the later checks are skipped
 because they would only repeat that failure. Every check only reads: none creates anything.
 """
 
@@ -38,6 +40,39 @@ CREDENTIALS_COMMANDS = {
     "gke": "gcloud container clusters get-credentials CLUSTER --location LOCATION",
     "aks": "az aks get-credentials --resource-group GROUP --name CLUSTER",
 }
+
+# GKE's own Ingress classes, which GKE reads from an annotation and which need no
+# IngressClass object.
+GCE_INGRESS_CLASSES = ("gce", "gce-internal")
+CERT_MANAGER_INSTALL_FIX = (
+    "install cert-manager (https://cert-manager.io/docs/installation/helm/), then create the "
+    "ClusterIssuer"
+)
+BACKEND_CONFIG_CRD = "backendconfigs.cloud.google.com"
+SECRET_PROVIDER_CLASS_CRD = "secretproviderclasses.secrets-store.csi.x-k8s.io"
+# The IngressClass of each controller the profiles name, and how to install that controller.
+INGRESS_CONTROLLER_FIXES = {
+    "nginx": (
+        "install ingress-nginx: `helm upgrade --install ingress-nginx ingress-nginx --repo "
+        "https://kubernetes.github.io/ingress-nginx --namespace ingress-nginx --create-namespace`"
+    ),
+    "webapprouting.kubernetes.azure.com": (
+        "enable the application routing add-on: "
+        "`az aks approuting enable --resource-group GROUP --name CLUSTER`"
+    ),
+    "azure-alb-external": (
+        "install the ALB Controller of Application Gateway for Containers "
+        "(https://learn.microsoft.com/azure/application-gateway/for-containers/)"
+    ),
+}
+# The command of each cloud's CLI that upgrades the cluster's Kubernetes version.
+UPGRADE_COMMANDS = {
+    "doks": "doctl kubernetes cluster upgrade CLUSTER --version VERSION",
+    "gke": "gcloud container clusters upgrade CLUSTER --master --cluster-version VERSION",
+    "aks": "az aks upgrade --resource-group GROUP --name CLUSTER --kubernetes-version VERSION",
+}
+# The lowest version in a Chart.yaml kubeVersion constraint such as ">=1.29.0-0".
+_MINIMUM_VERSION = re.compile(r">=\s*v?(\d+)\.(\d+)")
 
 # A values key that names an existing Secret: database.existingSecret, kafka.caSecret.
 _SECRET_NAME_KEY = re.compile(r"^(existingSecret|[a-z][A-Za-z0-9]*Secret)$")
@@ -84,6 +119,11 @@ class PreflightReport:
     context: str | None = None
     # Set when the API server did not respond, so the CLI exits with UNREACHABLE.
     unreachable: bool = False
+    # Set when the values themselves are wrong (a placeholder left, rejected by the
+    # schema), so the CLI exits with USAGE.
+    invalid_values: bool = False
+    # Major version of helm, once the helm check has read it: 3 or 4.
+    helm_major: int | None = None
 
     @property
     def failures(self) -> list[CheckResult]:
@@ -106,7 +146,12 @@ class PreflightError(DeployError):
         lines = [f"nothing deployed: {len(failures)} preflight check(s) failed"]
         for check in failures:
             lines.append(f"- {check.name}: {check.detail}. Fix: {check.fix}")
-        exit_code = ExitCode.UNREACHABLE if report.unreachable else ExitCode.ERROR
+        if report.unreachable:
+            exit_code = ExitCode.UNREACHABLE
+        elif report.invalid_values:
+            exit_code = ExitCode.USAGE
+        else:
+            exit_code = ExitCode.ERROR
         super().__init__("\n".join(lines), exit_code=exit_code)
         self.report = report
 
@@ -132,6 +177,8 @@ class PreflightInput:
     cloud: str
     kube_context: str | None = None
     app_version: str = ""
+    # The chart's kubeVersion constraint, such as ">=1.29.0-0". Empty skips the comparison.
+    kube_version: str = ""
 
 
 # Returns True when the registry has the image, False when it does not, and None with a
@@ -140,19 +187,24 @@ ImageLookup = Callable[[str], tuple[bool | None, str]]
 
 
 def run_preflight(
-    preflight: PreflightInput, *, image_lookup: ImageLookup | None = None
+    preflight: PreflightInput,
+    *,
+    image_lookup: ImageLookup | None = None,
+    report: PreflightReport | None = None,
 ) -> PreflightReport:
     """Run every check and return the report. Raises :class:`PreflightError` if one failed.
 
-    ``image_lookup`` None skips the registry check.
+    ``image_lookup`` None skips the registry check. ``report`` may already hold the results
+    of local checks that ran first; its failures count too.
     """
-    report = PreflightReport()
+    report = report if report is not None else PreflightReport()
     kubectl_path = _check_tools(preflight, report)
     if kubectl_path is not None:
         context = _check_context(kubectl_path, preflight, report)
         if context is not None and _check_server(kubectl_path, context, preflight, report):
             report.context = context
             _check_dapr(kubectl_path, context, report)
+            _check_addons(kubectl_path, context, preflight, report)
             secrets = secret_references(preflight.values)
             required = [secret for secret in secrets if not secret.provided_by]
             if _check_namespace(kubectl_path, context, preflight.namespace, required, report):
@@ -192,6 +244,14 @@ def secret_references(values: Mapping[str, Any]) -> list[SecretReference]:
         else:
             keys = tuple(dict.fromkeys((*known.keys, *reference.keys)))
             found[reference.name] = dataclasses.replace(known, keys=keys)
+
+    # Dapr reads the app API token from the fixed key "token" of this Secret.
+    dapr = _mapping(values.get("dapr"))
+    token_secret = dapr.get("appTokenSecret")
+    if dapr.get("enabled") is not False and isinstance(token_secret, str) and token_secret:
+        known = found.get(token_secret) or SecretReference(token_secret, (), "dapr.appTokenSecret")
+        keys = tuple(dict.fromkeys((*known.keys, "token")))
+        found[token_secret] = dataclasses.replace(known, keys=keys)
 
     for index, entry in enumerate(values.get("imagePullSecrets") or []):
         name = entry.get("name") if isinstance(entry, Mapping) else entry
@@ -299,6 +359,7 @@ def _check_helm(helm_path: Path, report: PreflightReport) -> bool:
         report.add("helm", CheckStatus.FAILED, error.message, helm.INSTALL_HINT)
         return False
     version = f"{major}.{minor}.{patch}"
+    report.helm_major = major
     if major not in helm.SUPPORTED_MAJORS:
         report.add(
             "helm",
@@ -366,7 +427,189 @@ def _check_server(
         )
         return False
     report.add("cluster", CheckStatus.PASSED, f"Kubernetes {version.git_version} answers")
+    _check_kubernetes_version(version, preflight, report)
     return True
+
+
+def minimum_kubernetes_version(constraint: str) -> tuple[int, int] | None:
+    """Return ``(major, minor)`` of the ``>=`` bound of a kubeVersion constraint, or None."""
+    match = _MINIMUM_VERSION.search(constraint)
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2))
+
+
+def _check_kubernetes_version(
+    version: kubectl.ServerVersion, preflight: PreflightInput, report: PreflightReport
+) -> None:
+    minimum = minimum_kubernetes_version(preflight.kube_version)
+    if minimum is None:
+        return
+    shown = f"{minimum[0]}.{minimum[1]}"
+    if (version.major, version.minor) >= minimum:
+        report.add(
+            "kubernetes version",
+            CheckStatus.PASSED,
+            f"{version.git_version} meets the chart's minimum {shown}",
+        )
+        return
+    upgrade = UPGRADE_COMMANDS.get(preflight.cloud, "your cloud's cluster upgrade command")
+    report.add(
+        "kubernetes version",
+        CheckStatus.FAILED,
+        f"the cluster runs Kubernetes {version.git_version}, older than {shown}, the chart's "
+        "minimum (the Cloud SQL Auth Proxy runs as a native sidecar, on by default from 1.29)",
+        f"upgrade the cluster's control plane and nodes to {shown} or later with `{upgrade}`",
+    )
+
+
+def _check_addons(
+    kubectl_path: Path, context: str, preflight: PreflightInput, report: PreflightReport
+) -> None:
+    """Check the cluster add-ons that the values rely on, each only when the values use it."""
+    values = preflight.values
+    ingress = _mapping(values.get("ingress"))
+    if ingress.get("enabled"):
+        class_name = str(ingress.get("className") or "")
+        if class_name and class_name not in GCE_INGRESS_CLASSES:
+            _check_ingress_class(kubectl_path, context, class_name, report)
+        tls = _mapping(ingress.get("tls"))
+        issuer = str(tls.get("clusterIssuer") or "")
+        if tls.get("secretName") and issuer:
+            _check_cluster_issuer(kubectl_path, context, issuer, report)
+    if _mapping(values.get("gkeBackendConfig")).get("enabled"):
+        _check_crd(
+            kubectl_path,
+            context,
+            BACKEND_CONFIG_CRD,
+            "gkeBackendConfig.enabled",
+            "use GKE, whose Ingress controller (the HttpLoadBalancing add-on) installs it, or set "
+            "gkeBackendConfig.enabled=false",
+            report,
+        )
+    if _mapping(values.get("azureKeyVault")).get("enabled"):
+        _check_crd(
+            kubectl_path,
+            context,
+            SECRET_PROVIDER_CLASS_CRD,
+            "azureKeyVault.enabled",
+            "enable the Key Vault provider of the Secrets Store CSI driver: `az aks "
+            "enable-addons --addons azure-keyvault-secrets-provider --resource-group GROUP "
+            "--name CLUSTER`, or set azureKeyVault.enabled=false",
+            report,
+        )
+
+
+def _check_ingress_class(
+    kubectl_path: Path, context: str, class_name: str, report: PreflightReport
+) -> None:
+    try:
+        found = kubectl.parse_names(
+            kubectl.run_kubectl(
+                kubectl.get_names_command(kubectl_path, context, "ingressclasses", [class_name])
+            )
+        )
+    except DeployError as error:
+        report.add(
+            "ingress class",
+            CheckStatus.FAILED,
+            f"cannot read IngressClass {class_name}: {error.message}",
+            "use a context allowed to read ingressclasses",
+        )
+        return
+    if class_name in found:
+        report.add("ingress class", CheckStatus.PASSED, f"IngressClass {class_name} exists")
+        return
+    install = INGRESS_CONTROLLER_FIXES.get(
+        class_name, "install the ingress controller that serves it"
+    )
+    report.add(
+        "ingress class",
+        CheckStatus.FAILED,
+        f"IngressClass {class_name} (ingress.className) does not exist, so no controller would "
+        "serve the Ingress",
+        f"{install}, or set ingress.className to a class listed by `kubectl get ingressclasses`",
+    )
+
+
+def _check_cluster_issuer(
+    kubectl_path: Path, context: str, issuer: str, report: PreflightReport
+) -> None:
+    try:
+        found = kubectl.parse_names(
+            kubectl.run_kubectl(
+                kubectl.get_names_command(
+                    kubectl_path, context, "clusterissuers.cert-manager.io", [issuer]
+                )
+            )
+        )
+    except DeployError as error:
+        if "the server doesn't have a resource type" in error.message:
+            report.add(
+                "cluster issuer",
+                CheckStatus.FAILED,
+                f"cert-manager is not installed, so ClusterIssuer {issuer} "
+                "(ingress.tls.clusterIssuer) cannot exist",
+                CERT_MANAGER_INSTALL_FIX,
+            )
+        else:
+            report.add(
+                "cluster issuer",
+                CheckStatus.FAILED,
+                f"cannot read ClusterIssuer {issuer}: {error.message}",
+                "use a context allowed to read clusterissuers.cert-manager.io",
+            )
+        return
+    if issuer in found:
+        report.add("cluster issuer", CheckStatus.PASSED, f"ClusterIssuer {issuer} exists")
+        return
+    report.add(
+        "cluster issuer",
+        CheckStatus.FAILED,
+        f"ClusterIssuer {issuer} (ingress.tls.clusterIssuer) does not exist, so no certificate "
+        "would be issued",
+        "create it (docs/deploy.md has a Let's Encrypt example), set ingress.tls.clusterIssuer "
+        'to one listed by `kubectl get clusterissuers`, or set it to "" and create the TLS '
+        "Secret yourself",
+    )
+
+
+def _check_crd(
+    kubectl_path: Path,
+    context: str,
+    crd: str,
+    value_key: str,
+    fix: str,
+    report: PreflightReport,
+) -> None:
+    name = f"crd {crd}"
+    try:
+        found = kubectl.parse_names(
+            kubectl.run_kubectl(
+                kubectl.get_names_command(kubectl_path, context, "customresourcedefinitions", [crd])
+            )
+        )
+    except DeployError as error:
+        report.add(
+            name,
+            CheckStatus.FAILED,
+            f"cannot read CRD {crd}: {error.message}",
+            "use a context allowed to read customresourcedefinitions",
+        )
+        return
+    if crd in found:
+        report.add(name, CheckStatus.PASSED, f"CRD {crd} exists")
+        return
+    report.add(
+        name,
+        CheckStatus.FAILED,
+        f"CRD {crd} is missing, and {value_key} renders a resource of that kind",
+        fix,
+    )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _check_dapr(kubectl_path: Path, context: str, report: PreflightReport) -> None:

@@ -102,7 +102,8 @@ def rollback(
             revision,
             timeout=timeout,
             kube_context=ref.kube_context,
-        )
+        ),
+        waits_for_rollout=True,
     )
     return release_status(ref, helm_path)
 

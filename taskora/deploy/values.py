@@ -29,10 +29,17 @@ KeyPath = tuple[str | int, ...]
 # Sources of the layers that are not files, as shown by --explain.
 CHART_DEFAULTS_SOURCE = "chart defaults"
 SET_SOURCE = "--set"
+SET_STRING_SOURCE = "--set-string"
 
 # The profiles mark every name the user must supply with this text, such as
 # "replace-me-registry". A real deploy rejects merged values that still contain it.
 PLACEHOLDER_MARKER = "replace-me"
+# Whole values that are placeholders too: the example host name of the profiles.
+PLACEHOLDER_VALUES = ("taskora.example.com",)
+# Description of the placeholders in messages.
+PLACEHOLDER_DESCRIPTION = (
+    f"a profile placeholder ({PLACEHOLDER_MARKER!r} or {PLACEHOLDER_VALUES[0]})"
+)
 
 # Helm rejects list indexes above a fixed cap so that a typo cannot allocate a huge list,
 # and this parser does the same.
@@ -95,15 +102,17 @@ class MergedValues:
         return rows
 
     def placeholder_keys(self) -> list[str]:
-        """List the keys whose string value contains :data:`PLACEHOLDER_MARKER` (any case).
+        """List the keys whose string value is a profile placeholder.
 
-        Keys are written as in ``--set`` (``image.repository``, ``hosts[0]``), in the order
-        of the merged values. Only values are checked, not mapping keys.
+        A placeholder contains :data:`PLACEHOLDER_MARKER` or is one of
+        :data:`PLACEHOLDER_VALUES`, in any case. Keys are written as in ``--set``
+        (``image.repository``, ``hosts[0]``), in the order of the merged values. Only values
+        are checked, not mapping keys.
         """
         return [
             format_key(path)
             for path, text in _string_leaves(self.values, ())
-            if PLACEHOLDER_MARKER in text.lower()
+            if PLACEHOLDER_MARKER in text.lower() or text.lower() in PLACEHOLDER_VALUES
         ]
 
     def to_yaml(self) -> str:
@@ -256,24 +265,30 @@ def load_values_file(path: Path, kind: str = "values file") -> dict[str, Any]:
     return data
 
 
-def parse_set_arguments(arguments: Sequence[str], source: str = SET_SOURCE) -> list[SetValue]:
+def parse_set_arguments(
+    arguments: Sequence[str], source: str = SET_SOURCE, *, as_string: bool = False
+) -> list[SetValue]:
     """Parse ``--set`` arguments, each holding one or more comma-separated ``KEY=VALUE`` pairs.
 
     Keys are dotted paths (``ingress.annotations``), with ``\\.`` for a dot inside a key and
     ``name[0]`` for a list index. Values follow ``helm --set``, described in
-    :func:`parse_set_value`. A comma inside a value is written ``\\,``.
+    :func:`parse_set_value`. A comma inside a value is written ``\\,``. With
+    ``as_string``, as for ``--set-string``, every value stays a string.
     """
+    option = "--set-string" if as_string else "--set"
     assignments: list[SetValue] = []
     for argument in arguments:
         for item in _split_unescaped(argument):
             key, separator, raw_value = item.partition("=")
             if not separator:
                 raise DeployError(
-                    f"invalid --set {item!r}: expected KEY=VALUE, for example --set replicaCount=2",
+                    f"invalid {option} {item!r}: expected KEY=VALUE, for example "
+                    f"{option} replicaCount=2",
                     exit_code=ExitCode.USAGE,
                 )
-            path = parse_key(key, argument=item)
-            assignments.append(SetValue(path=path, value=parse_set_value(raw_value), source=source))
+            path = parse_key(key, argument=item, option=option)
+            value = parse_set_string_value(raw_value) if as_string else parse_set_value(raw_value)
+            assignments.append(SetValue(path=path, value=value, source=source))
     return assignments
 
 
@@ -303,8 +318,22 @@ def parse_set_value(text: str) -> Any:
     return unescaped
 
 
-def parse_key(key: str, argument: str | None = None) -> KeyPath:
-    """Split a ``--set`` key such as ``ingress.annotations.a\\.b/c`` or ``items[0].name``."""
+def parse_set_string_value(text: str) -> str | list[str]:
+    """Convert a ``--set-string`` value as ``helm --set-string`` does: always a string.
+
+    ``{a,b}`` is a list of strings, and ``\\,`` is a comma inside a value.
+    """
+    if text.startswith("{") and text.endswith("}"):
+        inner = text[1:-1]
+        return [part.replace("\\,", ",") for part in _split_unescaped(inner)] if inner else []
+    return text.replace("\\,", ",")
+
+
+def parse_key(key: str, argument: str | None = None, option: str = "--set") -> KeyPath:
+    """Split a ``--set`` key such as ``ingress.annotations.a\\.b/c`` or ``items[0].name``.
+
+    ``option`` names the command-line option in error messages.
+    """
     shown = argument if argument is not None else key
     segments: list[str] = []
     current: list[str] = []
@@ -324,10 +353,10 @@ def parse_key(key: str, argument: str | None = None) -> KeyPath:
 
     path: list[str | int] = []
     for segment in segments:
-        name, indexes = _split_indexes(segment, shown)
+        name, indexes = _split_indexes(segment, shown, option)
         if not name:
             raise DeployError(
-                f"invalid --set {shown!r}: the key has an empty part. "
+                f"invalid {option} {shown!r}: the key has an empty part. "
                 "Write keys like image.tag or items[0].name",
                 exit_code=ExitCode.USAGE,
             )
@@ -348,7 +377,7 @@ def format_key(path: KeyPath) -> str:
     return text
 
 
-def _split_indexes(segment: str, shown: str) -> tuple[str, list[int]]:
+def _split_indexes(segment: str, shown: str, option: str) -> tuple[str, list[int]]:
     """Split ``name[1][2]`` into ``("name", [1, 2])``."""
     bracket = segment.find("[")
     if bracket == -1:
@@ -357,13 +386,14 @@ def _split_indexes(segment: str, shown: str) -> tuple[str, list[int]]:
     indexes = [int(match.group(1)) for match in _INDEX_SUFFIX.finditer(suffix)]
     if "".join(f"[{index}]" for index in indexes) != suffix or not indexes:
         raise DeployError(
-            f"invalid --set {shown!r}: a list index is written name[0] with a non-negative integer",
+            f"invalid {option} {shown!r}: a list index is written name[0] with a "
+            "non-negative integer",
             exit_code=ExitCode.USAGE,
         )
     for index in indexes:
         if index > MAX_LIST_INDEX:
             raise DeployError(
-                f"invalid --set {shown!r}: list index {index} "
+                f"invalid {option} {shown!r}: list index {index} "
                 f"is above the maximum {MAX_LIST_INDEX}",
                 exit_code=ExitCode.USAGE,
             )

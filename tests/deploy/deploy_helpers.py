@@ -177,18 +177,22 @@ def parse_dry_run(stdout: str) -> DryRunOutput:
     values_text, found, rest = rest.partition(heading)
     assert found, f"no helm command heading in the output:\n{stdout}"
     command_text, _, manifests_text = rest.partition(MANIFESTS_HEADING)
+    # A comment line after the heading notes Helm 4's flag.
+    command_text = "\n".join(line for line in command_text.splitlines() if not line.startswith("#"))
     manifests = [document for document in yaml.safe_load_all(manifests_text) if document]
     return DryRunOutput(
         values=yaml.safe_load(values_text), command=command_text.strip(), manifests=manifests
     )
 
 
-# Values that replace every "replace-me" placeholder of each cloud profile.
+# Values that replace every placeholder of each cloud profile: each "replace-me" and the
+# host taskora.example.com.
 FILLED_VALUES = {
     "doks": {
         "image": {"repository": "registry.digitalocean.com/acme/taskora"},
         "database": {"host": "acme-db-do-user-1234567-0.b.db.ondigitalocean.com"},
         "redis": {"host": "acme-redis-do-user-1234567-0.b.db.ondigitalocean.com"},
+        "ingress": {"host": "tasks.acme.example"},
     },
     "gke": {
         "image": {"repository": "europe-west1-docker.pkg.dev/acme-prod/apps/taskora"},
@@ -199,7 +203,10 @@ FILLED_VALUES = {
         },
         "cloudSqlProxy": {"instanceConnectionName": "acme-prod:europe-west1:taskora"},
         "redis": {"host": "10.20.0.5"},
-        "ingress": {"annotations": {"kubernetes.io/ingress.global-static-ip-name": "taskora-ip"}},
+        "ingress": {
+            "host": "tasks.acme.example",
+            "annotations": {"kubernetes.io/ingress.global-static-ip-name": "taskora-ip"},
+        },
     },
     "aks": {
         "image": {"repository": "acme.azurecr.io/taskora"},
@@ -215,6 +222,7 @@ FILLED_VALUES = {
         },
         "database": {"host": "acme-db.postgres.database.azure.com"},
         "redis": {"host": "acme-cache.redis.cache.windows.net"},
+        "ingress": {"host": "tasks.acme.example"},
     },
 }
 

@@ -18,8 +18,19 @@ from typing import Any
 
 import yaml
 
+from taskora.deploy import assets
+
 # Replaces the temporary values file path in recorded argv, so tests can compare exactly.
 VALUES_FILE = "<values file>"
+# The arguments of the helm template that --check runs for release taskora.
+TEMPLATE_ARGUMENTS = [
+    "taskora",
+    str(assets.CHART_DIR),
+    "--namespace",
+    "taskora",
+    "-f",
+    VALUES_FILE,
+]
 
 _SCRIPT = """#!{python}
 import json, os, sys
@@ -54,6 +65,24 @@ KUBECTL_CLIENT_VERSION = json.dumps(
 )
 SERVER_VERSION = json.dumps({"major": "1", "minor": "33", "gitVersion": "v1.33.1"})
 DAPR_CRDS = ("components.dapr.io", "configurations.dapr.io", "resiliencies.dapr.io")
+BACKEND_CONFIG_CRD = "backendconfigs.cloud.google.com"
+SECRET_PROVIDER_CLASS_CRD = "secretproviderclasses.secrets-store.csi.x-k8s.io"
+# The IngressClasses and the ClusterIssuer that the profiles name, all present in healthy().
+INGRESS_CLASSES = ("nginx", "webapprouting.kubernetes.azure.com")
+CLUSTER_ISSUER = "letsencrypt-prod"
+# What each profile's add-on checks read after the Dapr check: (kind, name).
+PROFILE_ADDONS = {
+    "doks": [("ingressclasses", "nginx"), ("clusterissuers.cert-manager.io", CLUSTER_ISSUER)],
+    "gke": [
+        ("clusterissuers.cert-manager.io", CLUSTER_ISSUER),
+        ("customresourcedefinitions", BACKEND_CONFIG_CRD),
+    ],
+    "aks": [
+        ("ingressclasses", "webapprouting.kubernetes.azure.com"),
+        ("clusterissuers.cert-manager.io", CLUSTER_ISSUER),
+        ("customresourcedefinitions", SECRET_PROVIDER_CLASS_CRD),
+    ],
+}
 UNREACHABLE = "Unable to connect to the server: dial tcp 10.0.0.1:443: i/o timeout\n"
 
 
@@ -137,8 +166,23 @@ class FakeCluster:
             "get",
             "customresourcedefinitions",
             stdout="".join(
-                f"customresourcedefinition.apiextensions.k8s.io/{crd}\n" for crd in DAPR_CRDS
+                f"customresourcedefinition.apiextensions.k8s.io/{crd}\n"
+                for crd in (*DAPR_CRDS, BACKEND_CONFIG_CRD, SECRET_PROVIDER_CLASS_CRD)
             ),
+        )
+        self.on(
+            "kubectl",
+            *kubectl,
+            "get",
+            "ingressclasses",
+            stdout="".join(f"ingressclass.networking.k8s.io/{name}\n" for name in INGRESS_CLASSES),
+        )
+        self.on(
+            "kubectl",
+            *kubectl,
+            "get",
+            "clusterissuers.cert-manager.io",
+            stdout=f"clusterissuer.cert-manager.io/{CLUSTER_ISSUER}\n",
         )
         self.on(
             "kubectl", *kubectl, "get", "namespace", namespace, stdout=f"namespace/{namespace}\n"
@@ -175,10 +219,18 @@ def preflight_calls(
     secrets: tuple[str, ...] = ("taskora-database",),
     image: str | None = None,
     given_context: bool = False,
+    addons_of: str | None = None,
+    values_checked: bool = False,
 ) -> list[list[str]]:
-    """Return the exact calls a passing preflight makes, in order."""
+    """Return the exact calls a passing preflight makes, in order.
+
+    ``addons_of`` names the profile whose add-on checks run (None: values without an
+    Ingress, BackendConfig or Key Vault). ``values_checked`` adds the ``helm template`` of
+    ``--check``, which runs first.
+    """
     kubectl = ["kubectl", "--context", context, "--request-timeout", "15s"]
-    calls = [
+    calls = [["helm", "template", *TEMPLATE_ARGUMENTS]] if values_checked else []
+    calls += [
         ["helm", "version", "--short"],
         ["kubectl", "version", "--client", "--output", "json"],
         ["kubectl", "config", "get-contexts", context, "--output", "name"]
@@ -195,8 +247,12 @@ def preflight_calls(
             "name",
             "--ignore-not-found",
         ],
-        [*kubectl, "get", "namespace", namespace, "--output", "name", "--ignore-not-found"],
     ]
+    for kind, name in PROFILE_ADDONS.get(addons_of or "", []):
+        calls.append([*kubectl, "get", kind, name, "--output", "name", "--ignore-not-found"])
+    calls.append(
+        [*kubectl, "get", "namespace", namespace, "--output", "name", "--ignore-not-found"]
+    )
     for secret in secrets:
         calls.append(
             [
@@ -237,8 +293,15 @@ def _masked(args: list[str]) -> list[str]:
     return masked
 
 
+# The host that replaces the profiles' placeholder host taskora.example.com.
+FILLED_HOST = "tasks.acme.example"
+
+
 def write_filled_placeholders(directory: Path, cloud: str) -> Path:
-    """Write a values file that replaces every ``replace-me`` of the profile with ``acme``.
+    """Write a values file that replaces every placeholder of the profile.
+
+    ``replace-me`` becomes ``acme``, and the host taskora.example.com becomes
+    :data:`FILLED_HOST`.
 
     It follows the profile as it is, so these tests need no list of its placeholders.
     """
@@ -277,4 +340,6 @@ def _filled(node: Any) -> Any:
         )
     if isinstance(node, str) and "replace-me" in node.lower():
         return node.replace("replace-me", "acme").replace("Replace-Me", "acme")
+    if node == "taskora.example.com":
+        return FILLED_HOST
     return None

@@ -383,3 +383,72 @@ def test_chart_rejects_combinations(helm_path: Path, args: list[str], message: s
     stderr = template_error(helm_path, "-f", str(INSTALL_CASES["doks"]), *args)
 
     assert message in stderr
+
+
+# Ingress routing, the GKE class, the Dapr app token, the stream cap and the labels.
+
+
+def test_ingress_routes_only_client_paths(helm_path: Path) -> None:
+    ingress = only(render(helm_path, "doks"), "Ingress")
+
+    [rule] = ingress["spec"]["rules"]
+    assert [path["path"] for path in rule["http"]["paths"]] == ["/api", "/healthz"]
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert "kubernetes.io/ingress.class" not in ingress["metadata"]["annotations"]
+
+
+def test_ingress_gce_class_as_annotation(helm_path: Path) -> None:
+    ingress = only(render(helm_path, "gke"), "Ingress")
+
+    assert ingress["metadata"]["annotations"]["kubernetes.io/ingress.class"] == "gce"
+    assert "ingressClassName" not in ingress["spec"]
+
+
+def test_dapr_app_token_annotation(helm_path: Path) -> None:
+    manifests = render(helm_path, "doks", "--set", "dapr.appTokenSecret=taskora-dapr-token")
+
+    deployment = only(manifests, "Deployment")
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["dapr.io/app-token-secret"] == "taskora-dapr-token"
+
+
+def test_dapr_app_token_off_by_default(helm_path: Path) -> None:
+    deployment = only(render(helm_path, "doks"), "Deployment")
+
+    assert (
+        "dapr.io/app-token-secret" not in deployment["spec"]["template"]["metadata"]["annotations"]
+    )
+
+
+def test_redis_pubsub_max_len(helm_path: Path) -> None:
+    manifests = render(helm_path, "doks", "--set", "dapr.pubsub.maxLenApprox=5000")
+
+    [pubsub] = [
+        m for m in manifests if m["kind"] == "Component" and m["spec"]["type"] == "pubsub.redis"
+    ]
+    metadata = {entry["name"]: entry.get("value") for entry in pubsub["spec"]["metadata"]}
+    assert metadata["maxLenApprox"] == "5000"
+
+
+def test_version_label_ignores_image_tag(helm_path: Path) -> None:
+    manifests = render(helm_path, "doks", "--set", "image.tag=9.9.9")
+
+    versions = {m["metadata"]["labels"]["app.kubernetes.io/version"] for m in manifests}
+    assert versions == {"0.1.0"}
+
+
+def test_image_pull_secrets_both_forms(helm_path: Path) -> None:
+    manifests = render(
+        helm_path,
+        "doks",
+        "--set",
+        "imagePullSecrets[0].name=regcred",
+        "--set",
+        "imagePullSecrets[1]=other",
+    )
+
+    deployment = only(manifests, "Deployment")
+    assert deployment["spec"]["template"]["spec"]["imagePullSecrets"] == [
+        {"name": "regcred"},
+        {"name": "other"},
+    ]

@@ -89,7 +89,12 @@ def test_dry_run_renders_cloud(
     assert result.exit_code == 0, result.stderr
     output = parse_dry_run(result.stdout)
     ingress = output.manifest("Ingress")
-    assert ingress["spec"]["ingressClassName"] == expected.ingress_class
+    if expected.ingress_class == "gce":
+        # GKE reads the class from the annotation only.
+        assert "ingressClassName" not in ingress["spec"]
+        assert ingress["metadata"]["annotations"]["kubernetes.io/ingress.class"] == "gce"
+    else:
+        assert ingress["spec"]["ingressClassName"] == expected.ingress_class
     annotations = ingress["metadata"]["annotations"]
     for name, value in expected.ingress_annotations.items():
         assert annotations.get(name) == value, name
@@ -277,7 +282,7 @@ def test_explain_without_helm_installed(
 def test_schema_rejects_unknown_key(run_taskora: Run, real_helm: Path) -> None:
     result = run_taskora(["deploy", "--cloud", "doks", "--dry-run", "--set", "unknownKey=1"])
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "helm template failed with exit code 1" in result.stderr
     assert "additional properties 'unknownKey' not allowed" in result.stderr
     assert result.stdout == ""
@@ -288,14 +293,14 @@ def test_schema_rejects_password_value(run_taskora: Run, real_helm: Path) -> Non
         ["deploy", "--cloud", "doks", "--dry-run", "--set", "database.password=hunter2"]
     )
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "at '/database': additional properties 'password' not allowed" in result.stderr
 
 
 def test_schema_rejects_wrong_type(run_taskora: Run, real_helm: Path) -> None:
     result = run_taskora(["deploy", "--cloud", "gke", "--dry-run", "--set", "replicaCount=many"])
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "at '/replicaCount': got string, want integer" in result.stderr
 
 
@@ -449,7 +454,7 @@ def test_help_strings_have_no_markup() -> None:
 GKE_PLACEHOLDER_KEYS = (
     "image.repository, serviceAccount.annotations.iam\\.gke\\.io/gcp-service-account, "
     "redis.host, cloudSqlProxy.instanceConnectionName, "
-    "ingress.annotations.kubernetes\\.io/ingress\\.global-static-ip-name"
+    "ingress.annotations.kubernetes\\.io/ingress\\.global-static-ip-name, ingress.host"
 )
 
 
@@ -464,7 +469,8 @@ def test_deploy_rejects_placeholders(
     assert not (tmp_path / "argv.json").exists()
     assert result.stdout == ""
     assert result.stderr.strip() == (
-        "Error: nothing deployed: 5 keys still contain the profile placeholder 'replace-me': "
+        "Error: nothing deployed: 6 keys still contain a profile placeholder ('replace-me' or "
+        "taskora.example.com): "
         f"{GKE_PLACEHOLDER_KEYS}. Set each with -f FILE or --set KEY=VALUE"
     )
 
@@ -485,8 +491,9 @@ def test_deploy_lists_remaining_placeholder(
     assert result.exit_code == 2
     assert not (tmp_path / "argv.json").exists()
     assert result.stderr.strip() == (
-        "Error: nothing deployed: 3 keys still contain the profile placeholder 'replace-me': "
-        "config.logLevel, database.host, redis.host. Set each with -f FILE or --set KEY=VALUE"
+        "Error: nothing deployed: 4 keys still contain a profile placeholder ('replace-me' or "
+        "taskora.example.com): config.logLevel, database.host, redis.host, ingress.host. Set "
+        "each with -f FILE or --set KEY=VALUE"
     )
 
 
@@ -494,9 +501,11 @@ def test_dry_run_warns_placeholders(run_taskora: Run, real_helm: Path) -> None:
     result = run_taskora(["deploy", "--cloud", "gke", "--dry-run"])
 
     assert result.exit_code == 0, result.stderr
-    assert parse_dry_run(result.stdout).manifest("Ingress")["spec"]["ingressClassName"] == "gce"
+    ingress = parse_dry_run(result.stdout).manifest("Ingress")
+    assert ingress["metadata"]["annotations"]["kubernetes.io/ingress.class"] == "gce"
     assert result.stderr.strip() == (
-        "Warning: 5 keys still contain the profile placeholder 'replace-me': "
+        "Warning: 6 keys still contain a profile placeholder ('replace-me' or "
+        "taskora.example.com): "
         f"{GKE_PLACEHOLDER_KEYS}. A deploy without --dry-run fails until each is set with "
         "-f FILE or --set KEY=VALUE."
     )
@@ -519,7 +528,8 @@ def test_cloud_name_any_case(run_taskora: Run, real_helm: Path, spelling: str) -
 
     assert result.exit_code == 0, result.stderr
     output = parse_dry_run(result.stdout)
-    assert output.manifest("Ingress")["spec"]["ingressClassName"] == "gce"
+    ingress = output.manifest("Ingress")
+    assert ingress["metadata"]["annotations"]["kubernetes.io/ingress.class"] == "gce"
 
 
 def test_cloud_name_any_case_explain(run_taskora: Run) -> None:

@@ -72,7 +72,18 @@ HISTORY_JSON = json.dumps(
 NOT_FOUND = "Error: release: not found\n"
 
 
-def upgrade_call(namespace: str, context: str, timeout: str = "10m") -> list[str]:
+NEXT_STEPS = (
+    "Next: read the migration Job's log with `kubectl --context do-fra1-prod --namespace prod "
+    "logs job/taskora-migration --all-containers`, see why pods did not become ready with "
+    "`kubectl --context do-fra1-prod --namespace prod describe pods "
+    "-l app.kubernetes.io/instance=taskora`, and check the release with `taskora deploy status "
+    "--release taskora --namespace prod --context do-fra1-prod`"
+)
+
+
+def upgrade_call(
+    namespace: str, context: str, timeout: str = "10m", rollback_flag: str = "--atomic"
+) -> list[str]:
     return [
         "helm",
         "upgrade",
@@ -84,7 +95,7 @@ def upgrade_call(namespace: str, context: str, timeout: str = "10m") -> list[str
         "--create-namespace",
         "-f",
         VALUES_FILE,
-        "--atomic",
+        rollback_flag,
         "--wait",
         "--timeout",
         timeout,
@@ -132,7 +143,7 @@ def test_deploy_commands_in_order(
     assert result.exit_code == 0, result.stderr
     secrets = tuple(profile_secrets("doks", doks_values))
     assert fake_cluster.calls() == [
-        *preflight_calls(namespace="prod", secrets=secrets),
+        *preflight_calls(namespace="prod", secrets=secrets, addons_of="doks"),
         upgrade_call("prod", "do-fra1-prod", "5m"),
     ]
     [sent] = fake_cluster.values_passed("helm", "upgrade")
@@ -143,7 +154,7 @@ def test_deploy_commands_in_order(
         "  cloud: doks",
         "  image: registry.digitalocean.com/acme-registry/taskora:0.3.1",
         "  replicas: 2",
-        "  host: taskora.example.com",
+        "  host: tasks.acme.example",
         "",
         "Reach Taskora at https://tasks.example.org.",
     ]
@@ -167,6 +178,7 @@ def test_deploy_given_context_passed_to_helm(
             secrets=tuple(profile_secrets("gke", filled)),
             image=image,
             given_context=True,
+            addons_of="gke",
         ),
         upgrade_call("taskora", context),
     ]
@@ -191,7 +203,7 @@ def test_deploy_json_summary(
         "cloud": "doks",
         "image": "registry.digitalocean.com/acme-registry/taskora:0.1.0",
         "replicas": 2,
-        "host": "taskora.example.com",
+        "host": "tasks.acme.example",
         "notes": "Reach Taskora at https://tasks.example.org.",
     }
 
@@ -238,20 +250,30 @@ def test_deploy_preflight_failure_runs_no_upgrade(
         (
             "Error: UPGRADE FAILED: release taskora failed, and has been rolled back due to "
             "atomic being set: context deadline exceeded\n",
-            3,
-            "Error: helm upgrade failed with exit code 1: UPGRADE FAILED: release taskora failed, "
-            "and has been rolled back due to atomic being set: context deadline exceeded",
+            1,
+            NEXT_STEPS,
         ),
         (
             "Error: UPGRADE FAILED: release taskora failed, and has been rolled back due to "
             "atomic being set: resource Deployment/prod/taskora not ready\n",
             1,
-            "Error: helm upgrade failed with exit code 1: UPGRADE FAILED: release taskora failed, "
-            "and has been rolled back due to atomic being set: resource Deployment/prod/taskora "
-            "not ready",
+            NEXT_STEPS,
+        ),
+        (
+            "The connection to the server 10.0.0.1:443 was refused - did you specify the right "
+            "host or port?\n",
+            3,
+            "Error: helm upgrade failed with exit code 1: The connection to the server "
+            "10.0.0.1:443 was refused - did you specify the right host or port?",
+        ),
+        (
+            "Error: UPGRADE FAILED: values don't meet the specifications of the schema(s) in the "
+            "following chart(s):\ntaskora:\n- at '/replicaCount': got string, want integer\n",
+            2,
+            "- at '/replicaCount': got string, want integer",
         ),
     ],
-    ids=["unreachable", "conflict", "timeout", "not-ready"],
+    ids=["unreachable", "conflict", "timeout", "not-ready", "refused", "schema"],
 )
 def test_deploy_upgrade_failure(
     run_taskora: Run,
@@ -271,6 +293,44 @@ def test_deploy_upgrade_failure(
     assert result.stderr.strip().splitlines()[-1] == message
     assert result.stdout == ""
     assert fake_cluster.calls()[-1] == upgrade_call("prod", "do-fra1-prod")
+
+
+def test_deploy_timeout_keeps_helm_message(
+    run_taskora: Run, fake_cluster: FakeCluster, doks_values: Path
+) -> None:
+    fake_cluster.on(
+        "helm",
+        "upgrade",
+        stderr="Error: UPGRADE FAILED: release taskora failed, and has been rolled back due to "
+        "atomic being set: context deadline exceeded\n",
+        exit_code=1,
+    )
+
+    result = run_taskora(
+        ["deploy", "--cloud", "doks", "-f", str(doks_values), "-n", "prod", "--skip-image-check"]
+    )
+
+    assert result.stderr.strip().splitlines()[-2] == (
+        "Error: helm upgrade failed with exit code 1: UPGRADE FAILED: release taskora failed, "
+        "and has been rolled back due to atomic being set: context deadline exceeded"
+    )
+
+
+def test_deploy_helm4_rollback_flag(
+    run_taskora: Run, fake_cluster: FakeCluster, doks_values: Path
+) -> None:
+    """Helm 4 deprecates --atomic, so a deploy with Helm 4 passes --rollback-on-failure."""
+    fake_cluster.on("helm", "version", "--short", stdout="v4.2.3+g43e8b7f\n")
+    fake_cluster.on("helm", "upgrade", stdout=RELEASE_JSON)
+
+    result = run_taskora(
+        ["deploy", "--cloud", "doks", "-f", str(doks_values), "-n", "prod", "--skip-image-check"]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert fake_cluster.calls()[-1] == upgrade_call(
+        "prod", "do-fra1-prod", rollback_flag="--rollback-on-failure"
+    )
 
 
 def test_deploy_values_out_kept(

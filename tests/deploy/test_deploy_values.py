@@ -11,6 +11,7 @@ from taskora.deploy import assets
 from taskora.deploy.errors import DeployError
 from taskora.deploy.plan import DeployRequest, apply, build_plan, check_no_placeholders
 from taskora.deploy.values import (
+    SET_STRING_SOURCE,
     SetValue,
     ValueLayer,
     format_key,
@@ -404,8 +405,8 @@ def test_placeholder_error_one_key() -> None:
         check_no_placeholders(merged)
 
     assert error.value.message == (
-        "nothing deployed: 1 key still contains the profile placeholder 'replace-me': "
-        "database.host. Set each with -f FILE or --set KEY=VALUE"
+        "nothing deployed: 1 key still contains a profile placeholder ('replace-me' or "
+        "taskora.example.com): database.host. Set each with -f FILE or --set KEY=VALUE"
     )
     assert error.value.exit_code == ExitCode.USAGE
 
@@ -423,7 +424,7 @@ def test_apply_rejects_placeholders_before_helm(
     with pytest.raises(DeployError) as error:
         apply(plan)
 
-    assert error.value.message.startswith("nothing deployed: 3 keys still contain")
+    assert error.value.message.startswith("nothing deployed: 4 keys still contain")
     assert not marker.exists()
 
 
@@ -437,4 +438,39 @@ def test_values_out_same_as_input(tmp_path: Path, any_helm: Path) -> None:
         build_plan(request)
 
     assert error.value.message.startswith(f"invalid --values-out {same_file}: it is also")
+    assert error.value.exit_code == ExitCode.USAGE
+
+
+def test_example_host_is_placeholder() -> None:
+    merged = merge_values(
+        [ValueLayer("test", {"ingress": {"host": "Taskora.Example.com"}, "other": "example.com"})]
+    )
+
+    assert merged.placeholder_keys() == ["ingress.host"]
+
+
+def test_set_string_keeps_strings() -> None:
+    assignments = parse_set_arguments(
+        ["image.tag=1.20,replicaCount=3,flag=true,list={007,x},escaped=a\\,b"],
+        SET_STRING_SOURCE,
+        as_string=True,
+    )
+
+    assert [(a.path, a.value, a.source) for a in assignments] == [
+        (("image", "tag"), "1.20", "--set-string"),
+        (("replicaCount",), "3", "--set-string"),
+        (("flag",), "true", "--set-string"),
+        (("list",), ["007", "x"], "--set-string"),
+        (("escaped",), "a,b", "--set-string"),
+    ]
+
+
+def test_set_string_error_names_option() -> None:
+    with pytest.raises(DeployError) as error:
+        parse_set_arguments(["replicaCount"], SET_STRING_SOURCE, as_string=True)
+
+    assert error.value.message == (
+        "invalid --set-string 'replicaCount': expected KEY=VALUE, for example "
+        "--set-string replicaCount=2"
+    )
     assert error.value.exit_code == ExitCode.USAGE

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -88,20 +89,54 @@ def test_build_profile_registry_arguments(
     assert result.stdout == (
         "Built and pushed registry.digitalocean.com/acme-registry/taskora:0.3.1, "
         "registry.digitalocean.com/acme-registry/taskora:latest.\n"
+        "Deploy it with: taskora deploy --image-tag 0.3.1 ...\n"
     )
 
 
-def test_build_local_default_tag(
-    run_taskora: Run, buildx_calls: list[dict[str, Any]], fake_cluster: FakeCluster
+def git_checkout(directory: Path) -> str:
+    """Make ``directory`` a git checkout with a Dockerfile in one commit; return the short SHA."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+    identity = ["-c", "user.name=Test", "-c", "user.email=test@example.invalid"]
+    for arguments in (
+        ["init", "-q"],
+        ["add", "Dockerfile"],
+        [*identity, "commit", "-q", "-m", "x"],
+    ):
+        subprocess.run(["git", "-C", str(directory), *arguments], check=True, capture_output=True)
+    completed = subprocess.run(
+        ["git", "-C", str(directory), "rev-parse", "--short=7", "HEAD"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return completed.stdout.strip()
+
+
+def test_build_default_tag_from_commit(
+    run_taskora: Run, buildx_calls: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    result = run_taskora(["images", "build", "--repository", "acme.azurecr.io/taskora", "--json"])
+    checkout = tmp_path / "src"
+    sha = git_checkout(checkout)
+
+    result = run_taskora(
+        [
+            "images",
+            "build",
+            "--repository",
+            "acme.azurecr.io/taskora",
+            "--directory",
+            str(checkout),
+            "--json",
+        ]
+    )
 
     assert result.exit_code == 0, result.stderr
     assert buildx_calls == [
         {
-            "context_path": REPO_ROOT,
-            "file": DOCKERFILE,
-            "tags": ["acme.azurecr.io/taskora:0.1.0"],
+            "context_path": checkout,
+            "file": checkout / "Dockerfile",
+            "tags": [f"acme.azurecr.io/taskora:0.1.0-g{sha}"],
             "platforms": None,
             "push": False,
             "load": True,
@@ -110,9 +145,48 @@ def test_build_local_default_tag(
         }
     ]
     assert json.loads(result.stdout) == {
-        "images": ["acme.azurecr.io/taskora:0.1.0"],
+        "images": [f"acme.azurecr.io/taskora:0.1.0-g{sha}"],
         "pushed": False,
     }
+    assert "Warning" not in result.stderr
+
+
+def test_build_default_tag_dirty_warns(
+    run_taskora: Run, buildx_calls: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    checkout = tmp_path / "src"
+    sha = git_checkout(checkout)
+    (checkout / "Dockerfile").write_text("FROM scratch\nUSER 1\n", encoding="utf-8")
+
+    result = run_taskora(
+        ["images", "build", "--repository", "acme.azurecr.io/taskora", "--directory", str(checkout)]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert buildx_calls[0]["tags"] == [f"acme.azurecr.io/taskora:0.1.0-g{sha}"]
+    assert result.stderr.splitlines()[0] == (
+        f"Warning: the checkout has uncommitted changes, which tag 0.1.0-g{sha} does not "
+        "identify: commit them, or pass --tag with a unique tag"
+    )
+
+
+def test_build_default_tag_outside_git(
+    run_taskora: Run, buildx_calls: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+
+    result = run_taskora(
+        ["images", "build", "--repository", "acme.azurecr.io/taskora", "--directory", str(source)]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert buildx_calls[0]["tags"] == ["acme.azurecr.io/taskora:0.1.0"]
+    assert result.stderr.splitlines()[0] == (
+        f"Warning: {source} is not a git checkout, so the image is tagged 0.1.0 alone, a tag "
+        "that the next build overwrites: pass --tag with a unique tag"
+    )
 
 
 def test_build_placeholder_repository_rejected(
@@ -200,16 +274,41 @@ def test_build_no_docker_engine(run_taskora: Run, fake_cluster: FakeCluster) -> 
 
     assert result.exit_code == 3
     assert result.stderr.strip().splitlines()[-1] == (
-        "Error: no Docker engine is reachable (ERROR: Cannot connect to the Docker daemon at "
-        "unix:///var/run/docker.sock. Is the docker daemon running?): start Docker, or point "
-        "DOCKER_HOST or the docker context at a running engine"
+        "Error: no Docker engine is reachable: start Docker (`sudo systemctl start docker`, or "
+        "Docker Desktop), or point DOCKER_HOST or the docker context at a running engine"
     )
-    # The build log, here the docker CLI's error, is streamed to stderr first.
+    # The build log, here the docker CLI's error, is streamed to stderr first, and only once.
     assert result.stderr.splitlines()[0] == NO_ENGINE.strip()
+    assert result.stderr.count("Cannot connect to the Docker daemon") == 1
     [call] = fake_cluster.calls()
     assert call[:3] == ["docker", "buildx", "build"]
     assert "--tag" in call
     assert call[call.index("--tag") + 1] == "ghcr.io/acme/taskora:1"
+
+
+def test_build_docker_without_buildx_flag(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    """A docker CLI without the buildx plugin rejects the first flag that only buildx knows."""
+    fake_cluster.on("docker", "buildx", stderr="unknown flag: --progress\n", exit_code=125)
+
+    result = run_taskora(["images", "build", "--repository", "ghcr.io/acme/taskora", "--tag", "1"])
+
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: the docker buildx plugin is not installed: install it (the docker-buildx-plugin "
+        "package, or https://docs.docker.com/build/concepts/overview/#install-buildx) and try again"
+    )
+    assert result.stderr.count("Error:") == 1
+
+
+def test_build_uppercase_repository(run_taskora: Run, buildx_calls: list[dict[str, Any]]) -> None:
+    result = run_taskora(["images", "build", "--repository", "ghcr.io/Acme/Taskora", "--tag", "1"])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: invalid image repository 'ghcr.io/Acme/Taskora': OCI registries accept only "
+        "lowercase repository names, so use 'ghcr.io/acme/taskora'"
+    )
+    assert buildx_calls == []
 
 
 def test_build_no_buildx_plugin(run_taskora: Run, fake_cluster: FakeCluster) -> None:
@@ -243,6 +342,8 @@ def test_build_push_denied(run_taskora: Run, fake_cluster: FakeCluster) -> None:
             "--repository",
             "europe-west1-docker.pkg.dev/acme/apps/taskora",
             "--push",
+            "--tag",
+            "0.1.0",
         ]
     )
 
@@ -260,7 +361,7 @@ def test_build_docker_not_installed(
     (fake_cluster.bin_dir / "docker").unlink()
     monkeypatch.setenv("PATH", str(fake_cluster.bin_dir))
 
-    result = run_taskora(["images", "build", "--repository", "ghcr.io/acme/taskora"])
+    result = run_taskora(["images", "build", "--repository", "ghcr.io/acme/taskora", "--tag", "1"])
 
     assert result.exit_code == 1
     assert result.stderr.strip() == (

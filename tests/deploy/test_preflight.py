@@ -585,11 +585,12 @@ def profile_secrets(cloud: str, filled: Path) -> dict[str, list[str]]:
 
 
 def test_check_command_prints_results(
-    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path
+    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path, helm_path: Path
 ) -> None:
     filled = write_filled_values(tmp_path, "doks")
     secrets = profile_secrets("doks", filled)
     fake_cluster.healthy(secrets=secrets)
+    fake_cluster.passthrough("helm", "template", executable=helm_path)
 
     result = run_taskora(["deploy", "--cloud", "doks", "-f", str(filled), "--check"])
 
@@ -600,12 +601,18 @@ def test_check_command_prints_results(
         in result.stderr.splitlines()
     )
     assert "taskora-database" in secrets
-    assert fake_cluster.calls() == preflight_calls(image=IMAGE, secrets=tuple(secrets))
+    assert "  ok values: no profile placeholder is left" in result.stderr.splitlines()
+    assert fake_cluster.calls() == preflight_calls(
+        image=IMAGE, secrets=tuple(secrets), addons_of="doks", values_checked=True
+    )
 
 
-def test_check_command_json(run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path) -> None:
+def test_check_command_json(
+    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path, helm_path: Path
+) -> None:
     filled = write_filled_values(tmp_path, "doks")
     fake_cluster.healthy(secrets=profile_secrets("doks", filled))
+    fake_cluster.passthrough("helm", "template", executable=helm_path)
 
     result = run_taskora(
         ["deploy", "--cloud", "doks", "-f", str(filled), "--check", "--skip-image-check", "--json"]
@@ -624,9 +631,10 @@ def test_check_command_json(run_taskora: Run, fake_cluster: FakeCluster, tmp_pat
 
 
 def test_check_command_unreachable_exit_code(
-    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path
+    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path, helm_path: Path
 ) -> None:
     fake_cluster.healthy()
+    fake_cluster.passthrough("helm", "template", executable=helm_path)
     fake_cluster.on(
         "kubectl",
         "--context",
@@ -647,3 +655,217 @@ def test_check_command_unreachable_exit_code(
     assert (
         "  FAILED cluster: the API server of context do-fra1-prod did not respond" in result.stderr
     )
+
+
+def test_check_command_placeholder_and_schema(
+    run_taskora: Run, fake_cluster: FakeCluster, helm_path: Path
+) -> None:
+    """--check reports a placeholder and a schema error with the cluster checks, exit 2."""
+    fake_cluster.healthy()
+    fake_cluster.passthrough("helm", "template", executable=helm_path)
+
+    result = run_taskora(
+        ["deploy", "--cloud", "doks", "--check", "--skip-image-check", "--set", "replicaCount=x"]
+    )
+
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[1] == (
+        "  FAILED values: 4 key(s) still contain a profile placeholder ('replace-me' or "
+        "taskora.example.com): image.repository, database.host, redis.host, ingress.host"
+    )
+    assert lines[2].startswith("  FAILED render: helm template failed with exit code 1: ")
+    assert "- at '/replicaCount': got string, want integer" in result.stderr
+    assert "Error: nothing deployed: " in result.stderr
+
+
+def test_check_command_connection_refused(
+    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path, helm_path: Path
+) -> None:
+    fake_cluster.healthy()
+    fake_cluster.passthrough("helm", "template", executable=helm_path)
+    fake_cluster.on(
+        "kubectl",
+        "--context",
+        "do-fra1-prod",
+        "--request-timeout",
+        "15s",
+        "get",
+        "--raw",
+        stderr="The connection to the server 127.0.0.1:6443 was refused - did you specify the "
+        "right host or port?\n",
+        exit_code=1,
+    )
+    filled = write_filled_values(tmp_path, "doks")
+
+    result = run_taskora(["deploy", "--cloud", "doks", "-f", str(filled), "--check"])
+
+    assert result.exit_code == 3
+    assert "  FAILED cluster: the API server of context do-fra1-prod did not respond" in (
+        result.stderr
+    )
+
+
+def test_preflight_records_helm_major(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+    fake_cluster.on("helm", "version", "--short", stdout="v4.2.3+g43e8b7f\n")
+
+    report = run_preflight(preflight_input(fake_cluster), image_lookup=image_found)
+
+    assert report.helm_major == 4
+
+
+KUBECTL = ["--context", "do-fra1-prod", "--request-timeout", "15s"]
+INGRESS_VALUES = {
+    **VALUES,
+    "ingress": {
+        "enabled": True,
+        "className": "nginx",
+        "tls": {"secretName": "taskora-tls", "clusterIssuer": "letsencrypt-prod"},
+    },
+}
+
+
+def test_preflight_ingress_class_missing(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+    fake_cluster.on("kubectl", *KUBECTL, "get", "ingressclasses", stdout="")
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(
+            preflight_input(fake_cluster, values=INGRESS_VALUES), image_lookup=image_found
+        )
+
+    assert failure_of(error.value, "ingress class") == (
+        "IngressClass nginx (ingress.className) does not exist, so no controller would serve "
+        "the Ingress",
+        "install ingress-nginx: `helm upgrade --install ingress-nginx ingress-nginx --repo "
+        "https://kubernetes.github.io/ingress-nginx --namespace ingress-nginx "
+        "--create-namespace`, or set ingress.className to a class listed by "
+        "`kubectl get ingressclasses`",
+    )
+    assert error.value.exit_code == ExitCode.ERROR
+
+
+def test_preflight_gce_class_not_looked_up(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+    values = {**INGRESS_VALUES, "ingress": {**INGRESS_VALUES["ingress"], "className": "gce"}}
+
+    report = run_preflight(preflight_input(fake_cluster, values=values), image_lookup=image_found)
+
+    assert "ingress class" not in [check.name for check in report.checks]
+    assert not any("ingressclasses" in call for call in fake_cluster.calls())
+
+
+def test_preflight_cluster_issuer_missing(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+    fake_cluster.on("kubectl", *KUBECTL, "get", "clusterissuers.cert-manager.io", stdout="")
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(
+            preflight_input(fake_cluster, values=INGRESS_VALUES), image_lookup=image_found
+        )
+
+    detail, fix = failure_of(error.value, "cluster issuer")
+    assert detail == (
+        "ClusterIssuer letsencrypt-prod (ingress.tls.clusterIssuer) does not exist, so no "
+        "certificate would be issued"
+    )
+    assert fix.startswith("create it (docs/deploy.md has a Let's Encrypt example)")
+
+
+def test_preflight_cert_manager_missing(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+    fake_cluster.on(
+        "kubectl",
+        *KUBECTL,
+        "get",
+        "clusterissuers.cert-manager.io",
+        stderr='error: the server doesn\'t have a resource type "clusterissuers"\n',
+        exit_code=1,
+    )
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(
+            preflight_input(fake_cluster, values=INGRESS_VALUES), image_lookup=image_found
+        )
+
+    assert failure_of(error.value, "cluster issuer") == (
+        "cert-manager is not installed, so ClusterIssuer letsencrypt-prod "
+        "(ingress.tls.clusterIssuer) cannot exist",
+        "install cert-manager (https://cert-manager.io/docs/installation/helm/), then create "
+        "the ClusterIssuer",
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "crd", "fix_start"),
+    [
+        (
+            {**VALUES, "gkeBackendConfig": {"enabled": True}},
+            "backendconfigs.cloud.google.com",
+            "use GKE, whose Ingress controller",
+        ),
+        (
+            {**VALUES, "azureKeyVault": {"enabled": True}},
+            "secretproviderclasses.secrets-store.csi.x-k8s.io",
+            "enable the Key Vault provider of the Secrets Store CSI driver",
+        ),
+    ],
+    ids=["backendconfig", "secretproviderclass"],
+)
+def test_preflight_crd_missing(
+    fake_cluster: FakeCluster, values: dict[str, object], crd: str, fix_start: str
+) -> None:
+    fake_cluster.healthy()
+    fake_cluster.on("kubectl", *KUBECTL, "get", "customresourcedefinitions", crd, stdout="")
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(preflight_input(fake_cluster, values=values), image_lookup=image_found)
+
+    detail, fix = failure_of(error.value, f"crd {crd}")
+    assert detail.startswith(f"CRD {crd} is missing, and ")
+    assert fix.startswith(fix_start)
+
+
+def test_preflight_kubernetes_too_old(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+    fake_cluster.on(
+        "kubectl",
+        *KUBECTL,
+        "get",
+        "--raw",
+        "/version",
+        stdout=json.dumps({"major": "1", "minor": "28", "gitVersion": "v1.28.9-gke.100"}),
+    )
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(
+            preflight_input(fake_cluster, cloud="gke", kube_version=">=1.29.0-0"),
+            image_lookup=image_found,
+        )
+
+    assert failure_of(error.value, "kubernetes version") == (
+        "the cluster runs Kubernetes v1.28.9-gke.100, older than 1.29, the chart's minimum "
+        "(the Cloud SQL Auth Proxy runs as a native sidecar, on by default from 1.29)",
+        "upgrade the cluster's control plane and nodes to 1.29 or later with `gcloud container "
+        "clusters upgrade CLUSTER --master --cluster-version VERSION`",
+    )
+
+
+def test_preflight_kubernetes_version_passes(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+
+    report = run_preflight(
+        preflight_input(fake_cluster, kube_version=">=1.29.0-0"), image_lookup=image_found
+    )
+
+    [check] = [check for check in report.checks if check.name == "kubernetes version"]
+    assert check.detail == "v1.33.1 meets the chart's minimum 1.29"
+
+
+def test_secret_references_app_token() -> None:
+    values = {"dapr": {"enabled": True, "appTokenSecret": "taskora-dapr-token"}}
+
+    assert secret_references(values) == [
+        SecretReference("taskora-dapr-token", ("token",), "dapr.appTokenSecret")
+    ]

@@ -47,9 +47,35 @@ Recommended app.kubernetes.io labels of every resource of the release.
 {{- define "taskora.labels" -}}
 helm.sh/chart: {{ include "taskora.chart" . }}
 {{ include "taskora.selectorLabels" . }}
-app.kubernetes.io/version: {{ include "taskora.imageTag" . | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/version: {{ include "taskora.appVersionLabel" . }}
 app.kubernetes.io/part-of: taskora
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+Value of the app.kubernetes.io/version label: the chart's appVersion, quoted and cut to
+63 characters. It is not the image tag, so a new tag changes only the pod template and
+not the labels of every resource (which would make every resource differ in a diff).
+*/}}
+{{- define "taskora.appVersionLabel" -}}
+{{- .Chart.AppVersion | replace "+" "_" | trunc 63 | trimSuffix "-" | quote }}
+{{- end }}
+
+{{/*
+The imagePullSecrets of a pod spec. Each entry of imagePullSecrets is a Secret name or,
+as in a pod spec, a mapping with a `name`.
+*/}}
+{{- define "taskora.imagePullSecrets" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- range . }}
+  {{- if kindIs "map" . }}
+  - name: {{ .name }}
+  {{- else }}
+  - name: {{ . }}
+  {{- end }}
+  {{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -95,7 +121,7 @@ app.kubernetes.io/component. Called with a dict of "root" and "component".
 {{- define "taskora.componentLabels" -}}
 helm.sh/chart: {{ include "taskora.chart" .root }}
 {{ include "taskora.componentSelectorLabels" . }}
-app.kubernetes.io/version: {{ include "taskora.imageTag" .root | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/version: {{ include "taskora.appVersionLabel" .root }}
 app.kubernetes.io/part-of: taskora
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end }}
