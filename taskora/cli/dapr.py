@@ -16,6 +16,7 @@ from taskora.config import default_database_url
 from taskora.deploy.components import (
     APP_ID,
     DEFAULT_CONSUMER_ID,
+    DEFAULT_MAX_LEN_APPROX,
     DEFAULT_REDIS_HOST,
     DEFAULT_SCHEDULE,
     SECRETS_FILE_NAME,
@@ -74,6 +75,15 @@ def components(
             "{uuid} is new at each sidecar start, {podName} is the pod on Kubernetes.",
         ),
     ] = DEFAULT_CONSUMER_ID,
+    max_len_approx: Annotated[
+        int,
+        typer.Option(
+            "--max-len-approx",
+            metavar="ENTRIES",
+            help="Approximate maximum length of the task-events stream in Redis; older "
+            "entries are trimmed at each publish.",
+        ),
+    ] = DEFAULT_MAX_LEN_APPROX,
     secrets_file: Annotated[
         str | None,
         typer.Option(
@@ -118,6 +128,7 @@ def components(
         recurrence_schedule=schedule,
         reminder_schedule=schedule,
         consumer_id=consumer_id,
+        max_len_approx=max_len_approx,
         names=ComponentNames(
             pubsub=pubsub_name, state_store=state_store_name, secret_store=secret_store_name
         ),

@@ -32,6 +32,7 @@ from typing import Any
 
 from taskora.deploy.components import (
     APP_ID,
+    DEFAULT_MAX_LEN_APPROX,
     DEFAULT_REDIS_HOST,
     DEFAULT_SCHEDULE,
     SECRETS_FILE_NAME,
@@ -75,6 +76,7 @@ class SidecarRequest:
     """Entries of the secrets file that the secret store component reads."""
     redis_host: str = DEFAULT_REDIS_HOST
     schedule: str = DEFAULT_SCHEDULE
+    max_len_approx: int = DEFAULT_MAX_LEN_APPROX
     names: ComponentNames = ComponentNames()
     daprd_image: str = DAPRD_IMAGE
     service_env: Mapping[str, str] = field(default_factory=dict)
@@ -124,10 +126,11 @@ def _prepare_run_dir(request: SidecarRequest, *, secrets_file: str, consumer_id:
     request.run_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(request.run_dir, 0o700)
     components_dir = request.run_dir / "components"
-    for stale in components_dir.glob("*.yaml"):
-        # daprd loads every YAML file in the directory, so one left by an older version
-        # (or a renamed component) would load beside the current ones.
-        stale.unlink()
+    for pattern in ("*.yaml", "*.yml"):
+        for stale in components_dir.glob(pattern):
+            # daprd loads every .yaml and .yml file in the directory, so one left by an
+            # older version (or a renamed component) would load beside the current ones.
+            stale.unlink()
 
     options = _component_options(request, secrets_file=secrets_file, consumer_id=consumer_id)
     write_components(render_components(options), components_dir)
@@ -144,6 +147,7 @@ def _component_options(
         recurrence_schedule=request.schedule,
         reminder_schedule=request.schedule,
         consumer_id=consumer_id,
+        max_len_approx=request.max_len_approx,
         names=request.names,
     )
 
@@ -222,7 +226,10 @@ def _run_child(command: Sequence[str], env: Mapping[str, str]) -> int:
             code = process.wait()
         except KeyboardInterrupt:
             code = _stop_child(process, signal.SIGINT)
-    logger.info("%s exited with code %d", Path(command[0]).name, code)
+    if code == 0:
+        logger.info("%s exited with code 0", Path(command[0]).name)
+    else:
+        logger.warning("%s exited with code %d", Path(command[0]).name, code)
     return code if code >= 0 else 128 - code
 
 

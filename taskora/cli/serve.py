@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -28,12 +29,13 @@ from taskora.cli.logs import configure_logging
 from taskora.cli.settings import build_settings
 from taskora.config import Settings, default_data_dir, default_database_url
 from taskora.deploy.components import (
+    DEFAULT_MAX_LEN_APPROX,
     DEFAULT_REDIS_HOST,
     DEFAULT_SCHEDULE,
     ComponentNames,
     local_secrets,
 )
-from taskora.errors import TaskoraError
+from taskora.errors import ExitCode, TaskoraError
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +122,14 @@ def serve(
             "or '0 */5 * * * *'; with --dapr only.",
         ),
     ] = DEFAULT_SCHEDULE,
+    max_len_approx: Annotated[
+        int,
+        typer.Option(
+            "--max-len-approx",
+            metavar="ENTRIES",
+            help="Approximate maximum length of the task-events stream in Redis; with --dapr only.",
+        ),
+    ] = DEFAULT_MAX_LEN_APPROX,
 ) -> None:
     """Run the Taskora service until Ctrl-C or SIGTERM."""
     settings = build_settings(
@@ -134,9 +144,14 @@ def serve(
 
     if dapr:
         code = serve_with_sidecar(
-            settings, migrate=migrate, redis_host=redis_host, schedule=schedule
+            settings,
+            migrate=migrate,
+            redis_host=redis_host,
+            schedule=schedule,
+            max_len_approx=max_len_approx,
         )
         raise typer.Exit(code)
+    _reject_sidecar_options(redis_host=redis_host, schedule=schedule, max_len_approx=max_len_approx)
 
     # Imported here so that client commands never load the server's dependencies.
     from taskora.server import runner
@@ -147,6 +162,10 @@ def serve(
         raise TaskoraError(str(error)) from None
 
     with sock:
+        if settings.dapr_enabled:
+            _run_beside_sidecar(settings, runner, sock)
+            return
+
         logger.info("Database: %s", _describe_database(settings))
         try:
             if settings.migrate_on_start:
@@ -162,8 +181,69 @@ def serve(
         runner.run(settings.model_copy(update={"migrate_on_start": False}), sock)
 
 
+def _run_beside_sidecar(settings: Settings, runner: ModuleType, sock: socket.socket) -> None:
+    """Run the service in Dapr mode, preparing the database once the secrets are read.
+
+    The secret store may name another database than the settings, so the migrations and
+    the local user wait for the resolved settings instead of running on the settings' one.
+    """
+    port = sock.getsockname()[1]
+
+    def prepare(resolved: Settings) -> None:
+        embedded = _is_embedded(resolved)
+        if embedded:
+            logger.info("Database: embedded SQLite at %s", resolved.data_dir / "taskora.db")
+        else:
+            logger.info("Database: %s", _describe_database(resolved))
+        try:
+            # A database URL from the secret store is migrated even with --no-migrate,
+            # because nobody could run `taskora db upgrade` on it before.
+            if resolved.migrate_on_start or resolved.database_url != settings.database_url:
+                runner.prepare_database(resolved)
+            else:
+                runner.check_database(resolved)
+            if embedded:
+                _save_local_credentials(resolved, runner, port)
+        except (runner.DatabaseError, TaskoraError) as error:
+            raise runner.ServiceStartError(str(error)) from None
+
+    try:
+        runner.run(settings, sock, prepare=prepare)
+    except runner.ServiceStartError as error:
+        raise TaskoraError(str(error)) from None
+
+
+def _is_embedded(settings: Settings) -> bool:
+    """Return whether ``settings`` use the embedded database, given or by default."""
+    return settings.resolved_database_url == default_database_url(settings.data_dir)
+
+
+def _reject_sidecar_options(*, redis_host: str, schedule: str, max_len_approx: int) -> None:
+    """Raise a usage error for a sidecar option given without --dapr, which would be ignored."""
+    given = [
+        option
+        for option, value, default in (
+            ("--redis-host", redis_host, DEFAULT_REDIS_HOST),
+            ("--schedule", schedule, DEFAULT_SCHEDULE),
+            ("--max-len-approx", max_len_approx, DEFAULT_MAX_LEN_APPROX),
+        )
+        if value != default
+    ]
+    if given:
+        raise TaskoraError(
+            f"{', '.join(given)} configure the local Dapr sidecar and work with --dapr only: "
+            "add --dapr, or leave them out",
+            exit_code=ExitCode.USAGE,
+        )
+
+
 def serve_with_sidecar(
-    settings: Settings, *, migrate: bool | None, redis_host: str, schedule: str
+    settings: Settings,
+    *,
+    migrate: bool | None,
+    redis_host: str,
+    schedule: str,
+    max_len_approx: int = DEFAULT_MAX_LEN_APPROX,
 ) -> int:
     """Start ``taskora serve`` (without ``--dapr``) beside a sidecar; return its exit code."""
     port = settings.port or free_loopback_port()
@@ -191,6 +271,7 @@ def serve_with_sidecar(
         secrets=_sidecar_secrets(settings),
         redis_host=redis_host,
         schedule=schedule,
+        max_len_approx=max_len_approx,
         names=ComponentNames.from_environment(),
         daprd_image=os.environ.get("TASKORA_DAPRD_IMAGE") or DAPRD_IMAGE,
         # Passed in the environment, not on the command line, where `ps` would show it.

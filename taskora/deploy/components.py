@@ -35,6 +35,10 @@ DEFAULT_SCHEDULE = "@every 1m"
 # Dapr replaces {uuid} with a new UUIDv4 at each sidecar start, so every sidecar gets its
 # own consumer group even outside Kubernetes, where {podName} has no pod to name.
 DEFAULT_CONSUMER_ID = "{uuid}"
+# Redis trims the task-events stream to about this many entries at each publish (XADD
+# MAXLEN ~), so it does not grow without bound and a new consumer group, which starts at
+# the stream's first entry, replays at most this many events.
+DEFAULT_MAX_LEN_APPROX = 10000
 SECRETS_FILE_NAME = "secrets.json"
 
 # Keys of the entries in the secrets file. They must match the keys the service reads
@@ -95,6 +99,7 @@ class ComponentOptions:
     recurrence_schedule: str = DEFAULT_SCHEDULE
     reminder_schedule: str = DEFAULT_SCHEDULE
     consumer_id: str = DEFAULT_CONSUMER_ID
+    max_len_approx: int = DEFAULT_MAX_LEN_APPROX
     names: ComponentNames = field(default_factory=ComponentNames)
     app_id: str = APP_ID
 
@@ -112,12 +117,24 @@ class RenderedComponent:
 def check_redis_host(value: str) -> str:
     """Return ``value`` if it is HOST:PORT (``[::1]:6379`` for IPv6), else raise."""
     host, _, port = value.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
+    bracketed = host.startswith("[") and host.endswith("]")
+    if bracketed:
         host = host[1:-1]
     valid_port = port.isdigit() and 0 < int(port) < 65536
     if not host or not valid_port or any(character.isspace() for character in value):
         raise ComponentError(
             f"invalid Redis address {value!r}: use HOST:PORT, such as {DEFAULT_REDIS_HOST}"
+        )
+    # Go's net.SplitHostPort, which daprd uses, needs an IPv6 address in brackets.
+    if ":" in host and not bracketed:
+        raise ComponentError(
+            f"invalid Redis address {value!r}: put an IPv6 address in brackets, such as "
+            f"[{host}]:{port}"
+        )
+    if bracketed and ":" not in host:
+        raise ComponentError(
+            f"invalid Redis address {value!r}: brackets are for IPv6 addresses only, so "
+            f"use {host}:{port}"
         )
     return value
 
@@ -138,14 +155,91 @@ def check_schedule(value: str) -> str:
     else:
         fields = text.split()
         if fields and fields[0].startswith(("CRON_TZ=", "TZ=")):
+            _check_time_zone(value, fields[0].partition("=")[2])
             fields = fields[1:]
         if len(fields) == 6 and all(_CRON_FIELD.match(item) for item in fields):
+            for item, (name, low, high) in zip(fields, _CRON_FIELD_RANGES, strict=True):
+                _check_cron_field(value, item, name, low, high)
             return text
     raise ComponentError(
         f"invalid cron schedule {value!r}: use '@every' with a duration (such as "
         "'@every 1m'), a descriptor such as '@hourly', or six fields starting with "
         "seconds (such as '0 */5 * * * *')"
     )
+
+
+# The six fields of a robfig/cron schedule with seconds, and the numbers each accepts.
+_CRON_FIELD_RANGES = (
+    ("seconds", 0, 59),
+    ("minutes", 0, 59),
+    ("hours", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 6),
+)
+# Names that robfig/cron accepts in the month and day-of-week fields.
+_CRON_NAMES = frozenset(
+    [
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "may",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "oct",
+        "nov",
+        "dec",
+        "sun",
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+        "sat",
+    ]
+)
+
+
+def _check_time_zone(schedule: str, zone: str) -> None:
+    """Raise unless ``zone`` is an IANA time zone name, as Go's time.LoadLocation needs."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ComponentError(
+            f"invalid cron schedule {schedule!r}: unknown time zone {zone!r}; use an IANA "
+            "name such as Europe/Berlin or UTC"
+        ) from None
+
+
+def _check_cron_field(schedule: str, item: str, name: str, low: int, high: int) -> None:
+    """Raise unless each part of the cron field ``item`` is within ``low``..``high``.
+
+    A part is ``*``, ``?``, a value or a range ``A-B``, each optionally followed by a
+    positive step ``/N``. Month and weekday names are accepted as robfig/cron does.
+    """
+
+    def fail(reason: str) -> ComponentError:
+        return ComponentError(
+            f"invalid cron schedule {schedule!r}: {reason} in the {name} field ({item!r})"
+        )
+
+    for part in item.split(","):
+        span, slash, step = part.partition("/")
+        if slash and not (step.isdigit() and int(step) > 0):
+            raise fail(f"the step {step!r} is not a positive number")
+        if span in {"*", "?"}:
+            continue
+        for value in span.split("-", 1):
+            if value.isdigit():
+                if not low <= int(value) <= high:
+                    raise fail(f"{value} is outside {low}-{high}")
+            elif value.lower() not in _CRON_NAMES:
+                raise fail(f"{value!r} is not a number")
 
 
 def check_component_name(value: str, *, what: str) -> str:
@@ -156,6 +250,29 @@ def check_component_name(value: str, *, what: str) -> str:
             "and '-', starting and ending with a letter or digit"
         )
     return value
+
+
+def check_distinct_names(names: ComponentNames) -> None:
+    """Raise when two components would share a name, and so a file and a Dapr name."""
+    given = [
+        ("pub/sub", names.pubsub, "--pubsub-name or TASKORA_DAPR_PUBSUB"),
+        ("state store", names.state_store, "--state-store-name or TASKORA_DAPR_STATE_STORE"),
+        ("secret store", names.secret_store, "--secret-store-name or TASKORA_DAPR_SECRET_STORE"),
+    ]
+    fixed = {RECURRENCE_BINDING, REMINDER_BINDING}
+    seen: dict[str, str] = {}
+    for kind, name, option in given:
+        if name in fixed:
+            raise ComponentError(
+                f"the {kind} component name {name!r} is the name of a cron binding: choose "
+                f"another one with {option}"
+            )
+        if name in seen:
+            raise ComponentError(
+                f"the {kind} component name {name!r} is also the {seen[name]} component's "
+                f"name: give each component its own name with {option}"
+            )
+        seen[name] = kind
 
 
 def check_consumer_id(value: str) -> str:
@@ -196,6 +313,12 @@ def validate_options(options: ComponentOptions) -> None:
     check_component_name(options.names.state_store, what="state store component")
     check_component_name(options.names.secret_store, what="secret store component")
     check_component_name(options.app_id, what="app ID")
+    check_distinct_names(options.names)
+    if options.max_len_approx < 1:
+        raise ComponentError(
+            f"invalid stream length {options.max_len_approx}: use a positive number of "
+            f"entries, such as {DEFAULT_MAX_LEN_APPROX}"
+        )
     if not options.secrets_file.strip():
         raise ComponentError("the secrets file path is empty: pass the path of a JSON file")
 
@@ -218,7 +341,11 @@ def render_components(options: ComponentOptions) -> list[RenderedComponent]:
             name=options.names.pubsub,
             kind="pub/sub",
             file_name=f"{options.names.pubsub}.yaml",
-            text=render("pubsub.yaml.j2", consumer_id=options.consumer_id),
+            text=render(
+                "pubsub.yaml.j2",
+                consumer_id=options.consumer_id,
+                max_len_approx=options.max_len_approx,
+            ),
         ),
         RenderedComponent(
             name=options.names.state_store,
@@ -307,5 +434,5 @@ def write_secrets_file(path: Path, secrets: Mapping[str, str]) -> Path:
             f"cannot write the secrets file {path}: {error.strerror or error}. "
             "Check that its directory is writable."
         ) from None
-    logger.info("Wrote the secrets file %s (%d entries)", path, len(secrets))
+    logger.info("Wrote the secrets file %s with the keys %s", path, ", ".join(sorted(secrets)))
     return path

@@ -5,17 +5,19 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 import tzlocal
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
 from taskora.config import Settings
-from taskora.server.app import create_app
+from taskora.server.app import PrepareDatabase, ServiceStartError, create_app
 from taskora.server.domain.rules import check_timezone
 from taskora.server.store import database as store_database
 from taskora.server.store.database import Database, DatabaseError, describe_url
@@ -180,10 +182,43 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(settings: Settings, sock: socket.socket) -> None:
-    """Serve on ``sock`` until SIGINT or SIGTERM, then stop gracefully."""
+class _StartFailureReport:
+    """An ASGI wrapper that keeps a :class:`ServiceStartError` of the start-up for the runner.
+
+    Starlette sends the start-up failure's traceback to uvicorn, which logs it. For an
+    expected failure, such as a sidecar that is not ready, the message alone says what to
+    do, so the wrapper sends an empty failure message and the runner raises the error.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.error: ServiceStartError | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def report(message: Any) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                # Starlette sends this message from inside its except block.
+                error = sys.exc_info()[1]
+                if isinstance(error, ServiceStartError):
+                    self.error = error
+                    message = {"type": "lifespan.startup.failed", "message": ""}
+            await send(message)
+
+        await self.app(scope, receive, report)
+
+
+def run(settings: Settings, sock: socket.socket, prepare: PrepareDatabase | None = None) -> None:
+    """Serve on ``sock`` until SIGINT or SIGTERM, then stop gracefully.
+
+    Raises :class:`ServiceStartError` when the app's start-up failed with one.
+    """
+    app = _StartFailureReport(create_app(settings, prepare=prepare))
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=sock.getsockname()[1],
         log_config=None,
@@ -192,7 +227,13 @@ def run(settings: Settings, sock: socket.socket) -> None:
     )
     server = _GracefulServer(config)
     logger.info("Listening on http://%s:%d", _format_host(settings.host), config.port)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except SystemExit:
+        # uvicorn exits with code 3 when the start-up failed.
+        if app.error is not None:
+            raise app.error from None
+        raise
 
 
 def _format_host(host: str) -> str:
@@ -203,6 +244,7 @@ __all__ = [
     "DatabaseError",
     "InvalidUserName",
     "ListenError",
+    "ServiceStartError",
     "UserError",
     "UserExists",
     "add_user",

@@ -67,7 +67,12 @@ async def apply_secrets(settings: Settings, source: SecretSource) -> Settings:
             )
         updates["cursor_key"] = SecretStr(cursor_key)
 
-    found = sorted(updates)
+    secret_keys = {
+        "database_url": DATABASE_URL_SECRET,
+        "database_password": DATABASE_PASSWORD_SECRET,
+        "cursor_key": CURSOR_KEY_SECRET,
+    }
+    found = sorted(secret_keys[setting] for setting in updates)
     logger.info(
         "Read %s from %s. The other secrets keep their TASKORA_* settings.",
         ", ".join(found) if found else "no secrets",

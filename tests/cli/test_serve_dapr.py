@@ -211,6 +211,7 @@ def test_dapr_run_renders_run_dir(serve_dapr: ServeDapr) -> None:
     run_dir.mkdir(parents=True)
     (run_dir / "components").mkdir()
     (run_dir / "components" / "old-binding.yaml").write_text("kind: Component\n")
+    (run_dir / "components" / "older-binding.yml").write_text("kind: Component\n")
 
     result = serve_dapr.run("--schedule", "@every 30s", "--redis-host", "127.0.0.1:6390")
 
@@ -339,6 +340,41 @@ def test_invalid_schedule_starts_nothing(serve_dapr: ServeDapr) -> None:
         "Error: invalid cron schedule 'every minute': use '@every'"
     )
     assert not serve_dapr.record.exists()
+
+
+def test_clashing_names_start_nothing(serve_dapr: ServeDapr) -> None:
+    serve_dapr.install_dapr()
+    serve_dapr.env["TASKORA_DAPR_STATE_STORE"] = "pubsub"
+
+    result = serve_dapr.run()
+
+    assert result.returncode == 2
+    assert "the state store component name 'pubsub' is also the pub/sub" in result.stderr
+    assert not serve_dapr.record.exists()
+
+
+def test_sidecar_options_need_dapr(tmp_path: Path) -> None:
+    result = subprocess.run(
+        taskora_command(
+            "serve",
+            "--port",
+            str(free_port()),
+            "--schedule",
+            "bogus",
+            "--redis-host",
+            "127.0.0.1:6380",
+        ),
+        env=isolated_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(
+        "Error: --redis-host, --schedule configure the local Dapr sidecar and work with --dapr only"
+    )
 
 
 # Docker: the python-on-whales calls, with the engine mocked.

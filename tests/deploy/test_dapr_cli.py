@@ -118,6 +118,7 @@ def test_components_options_reach_files(run_taskora: RunTaskora, tmp_path: Path)
     assert pubsub["spec"]["metadata"] == [
         {"name": "redisHost", "value": "redis.internal:6380"},
         {"name": "consumerID", "value": "{podName}"},
+        {"name": "maxLenApprox", "value": "10000"},
         {"name": "enableTLS", "value": "false"},
     ]
     for binding in ("recurrence-cron.yaml", "reminder-cron.yaml"):

@@ -97,6 +97,7 @@ def test_pubsub_metadata_defaults() -> None:
     assert metadata_of(pubsub) == {
         "redisHost": "127.0.0.1:6379",
         "consumerID": "{uuid}",
+        "maxLenApprox": "10000",
         "enableTLS": "false",
     }
 
@@ -328,3 +329,73 @@ def test_secrets_file_mode_replaces_loose_file(tmp_path: Path) -> None:
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert json.loads(path.read_text()) == {"database-url": "sqlite:////tmp/t.db"}
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (
+            ComponentNames(state_store="pubsub"),
+            "the state store component name 'pubsub' is also the pub/sub component's name",
+        ),
+        (
+            ComponentNames(secret_store="reminder-cron"),
+            "the secret store component name 'reminder-cron' is the name of a cron binding",
+        ),
+    ],
+)
+def test_clashing_names_rejected(names: ComponentNames, expected: str) -> None:
+    with pytest.raises(ComponentError) as failure:
+        render_components(ComponentOptions(secrets_file="/s.json", names=names))
+    assert expected in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        ("0 0 61 * * *", "61 is outside 0-23 in the hours field"),
+        ("61 * * * * *", "61 is outside 0-59 in the seconds field"),
+        ("0 0 9 0 * *", "0 is outside 1-31 in the day of month field"),
+        ("0 */0 * * * *", "the step '0' is not a positive number in the minutes field"),
+        ("CRON_TZ=Nowhere/Land 0 0 9 * * *", "unknown time zone 'Nowhere/Land'"),
+    ],
+)
+def test_out_of_range_schedule_rejected(schedule: str, expected: str) -> None:
+    with pytest.raises(ComponentError) as failure:
+        check_schedule(schedule)
+    assert expected in str(failure.value)
+
+
+def test_valid_schedules_accepted() -> None:
+    for schedule in (
+        "CRON_TZ=Europe/Berlin 0 0 9 * * mon-fri",
+        "0 */5 * * * *",
+        "0 0 1-6/2 * jan *",
+    ):
+        assert check_schedule(schedule) == schedule
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("::1:6379", "put an IPv6 address in brackets, such as [::1]:6379"),
+        ("[127.0.0.1]:6379", "brackets are for IPv6 addresses only, so use 127.0.0.1:6379"),
+    ],
+)
+def test_redis_host_brackets_checked(host: str, expected: str) -> None:
+    with pytest.raises(ComponentError) as failure:
+        check_redis_host(host)
+    assert expected in str(failure.value)
+    assert check_redis_host("[::1]:6379") == "[::1]:6379"
+
+
+def test_pubsub_stream_is_trimmed() -> None:
+    default = render_components(ComponentOptions(secrets_file="/s.json"))[0]
+    custom = render_components(ComponentOptions(secrets_file="/s.json", max_len_approx=500))[0]
+
+    def metadata(text: str) -> dict[str, str]:
+        items = yaml.safe_load(text)["spec"]["metadata"]
+        return {item["name"]: item["value"] for item in items}
+
+    assert metadata(default.text)["maxLenApprox"] == "10000"
+    assert metadata(custom.text)["maxLenApprox"] == "500"

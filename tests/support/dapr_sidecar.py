@@ -5,7 +5,9 @@ it at the process boundary. It implements the part of Dapr's API the service use
 with the SDK's generated gRPC servicer (``dapr.proto.runtime.v1.dapr_pb2_grpc``):
 
 - gRPC: PublishEvent, GetState, SaveState and DeleteState (ETags, first-write concurrency,
-  ``ttlInSeconds``), GetSecret and GetBulkSecret;
+  ``ttlInSeconds``), GetSecret and GetBulkSecret. A save that loses on its ETag or on
+  first-write fails with ABORTED and "possible etag mismatch", as daprd reports a state
+  store's ETag mismatch;
 - HTTP: ``/v1.0/healthz/outbound``;
 - calls to the app as daprd makes them: ``GET /dapr/subscribe``, then each published
   message POSTed to its route as ``application/cloudevents+json``, and cron ticks POSTed
@@ -35,6 +37,8 @@ from google.protobuf import empty_pb2
 from tests.support.servers import free_port
 
 HEALTH_PATH = "/v1.0/healthz/outbound"
+# How long held GetState calls wait for the others before they go on alone.
+GATE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,10 @@ class SidecarRecorder:
     failed_publishes: int = 0
     publish_failures_left: int = 0
     state_requests: list[str] = field(default_factory=list)
+    save_failures_left: int = 0
+    fail_etag_saves_only: bool = False
+    read_gate: threading.Barrier | None = None
+    held_reads_left: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     _etags: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -121,6 +129,18 @@ class DaprDouble(api_service_v1.DaprServicer):
 
     def GetState(self, request: Any, context: grpc.ServicerContext) -> Any:
         with self.recorder.lock:
+            gate = self.recorder.read_gate
+            if gate is not None and self.recorder.held_reads_left > 0:
+                self.recorder.held_reads_left -= 1
+            else:
+                gate = None
+        if gate is not None:
+            # Outside the lock, so the held reads do not block each other.
+            try:
+                gate.wait(timeout=GATE_SECONDS)
+            except threading.BrokenBarrierError:
+                pass
+        with self.recorder.lock:
             self.recorder.state_requests.append(f"get {request.key}")
             entry = self._live_entry(request.store_name, request.key)
             if entry is None:
@@ -129,24 +149,33 @@ class DaprDouble(api_service_v1.DaprServicer):
 
     def SaveState(self, request: Any, context: grpc.ServicerContext) -> Any:
         with self.recorder.lock:
+            with_etag = any(item.HasField("etag") for item in request.states)
+            if self.recorder.save_failures_left > 0 and (
+                with_etag or not self.recorder.fail_etag_saves_only
+            ):
+                self.recorder.save_failures_left -= 1
+                context.abort(
+                    grpc.StatusCode.UNAVAILABLE,
+                    f"failed saving state in state store {request.store_name}: "
+                    "the state store is unreachable",
+                )
             for item in request.states:
                 self.recorder.state_requests.append(f"save {item.key}")
                 entry = self._live_entry(request.store_name, item.key)
                 first_write = (
                     item.options.concurrency == common_v1.StateOptions.CONCURRENCY_FIRST_WRITE
                 )
+                # daprd maps a store's ETag mismatch, including a first-write save without
+                # an ETag of a key that exists, to ABORTED with this message.
                 if item.HasField("etag"):
-                    if entry is None or entry.etag != item.etag.value:
-                        context.abort(
-                            grpc.StatusCode.ABORTED,
-                            f"failed saving state in state store {request.store_name}: "
-                            "possible etag mismatch",
-                        )
-                elif first_write and entry is not None:
+                    lost = entry is None or entry.etag != item.etag.value
+                else:
+                    lost = first_write and entry is not None
+                if lost:
                     context.abort(
                         grpc.StatusCode.ABORTED,
                         f"failed saving state in state store {request.store_name}: "
-                        "the key exists and first-write needs an ETag",
+                        "possible etag mismatch. error from state store: ETag mismatch",
                     )
                 ttl = item.metadata.get("ttlInSeconds")
                 ttl_seconds = int(ttl) if ttl else None
@@ -259,13 +288,33 @@ class TestSidecar:
         with self.recorder.lock:
             self.recorder.publish_failures_left = count
 
+    def fail_saves(self, count: int, with_etag_only: bool = False) -> None:
+        """Fail the next ``count`` SaveState calls with UNAVAILABLE, as a store that is down.
+
+        With ``with_etag_only``, only saves that carry an ETag fail, so a first-write claim
+        goes through and the update after it fails.
+        """
+        with self.recorder.lock:
+            self.recorder.save_failures_left = count
+            self.recorder.fail_etag_saves_only = with_etag_only
+
+    def hold_reads(self, count: int) -> None:
+        """Hold the next ``count`` GetState calls until all of them arrived.
+
+        The requests behind them then read the same state before any of them writes, which
+        makes a race between them certain instead of likely.
+        """
+        with self.recorder.lock:
+            self.recorder.read_gate = threading.Barrier(count)
+            self.recorder.held_reads_left = count
+
     def set_healthy(self, healthy: bool) -> None:
         if self._http is not None:
             self._http.healthy = healthy
 
     def start(self) -> None:
         """Start (or restart) both servers on this sidecar's ports."""
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
         api_service_v1.add_DaprServicer_to_server(DaprDouble(self.recorder), server)
         server.add_insecure_port(f"127.0.0.1:{self.grpc_port}")
         server.start()

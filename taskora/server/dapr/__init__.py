@@ -8,6 +8,11 @@ implementations are the in-process publisher, the environment and the database.
 from __future__ import annotations
 
 import logging
+import os
+
+# gRPC's C core prints its own INFO lines (such as a GOAWAY from the sidecar) to stderr
+# unless told otherwise. It reads the variable when grpc is first imported, just below.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 from taskora.config import Settings
 from taskora.server.dapr.publisher import DaprPublisher

@@ -14,7 +14,7 @@ from taskora.server.dapr.sidecar import (
     describe_error,
     error_code,
 )
-from taskora.server.secrets import SecretUnavailable
+from taskora.server.secrets import DATABASE_URL_SECRET, SecretUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,11 @@ class DaprSecrets:
             # NOTE: daprd reports a missing key and a failing store alike (ERR_SECRET_GET,
             # gRPC INTERNAL), so both fall back to the environment. The details name the key
             # and the store, never the value.
-            logger.warning(
+            # Only the database URL matters at every start; without the other secrets the
+            # service has working defaults, so their absence is expected, not a warning.
+            level = logging.WARNING if key == DATABASE_URL_SECRET else logging.INFO
+            logger.log(
+                level,
                 "The secret %r is not available from %s (%s); using its TASKORA_* setting",
                 key,
                 self.name,

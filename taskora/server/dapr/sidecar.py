@@ -22,7 +22,7 @@ from enum import StrEnum
 import grpc
 import httpx
 from dapr.aio.clients import DaprClient
-from dapr.clients.exceptions import DaprGrpcError
+from dapr.clients.exceptions import DaprGrpcError, DaprInternalError
 
 from taskora.config import Settings
 
@@ -38,27 +38,43 @@ WAIT_INTERVAL_SECONDS = 0.5
 API_TOKEN_HEADER = "dapr-api-token"
 
 
-# Some async client methods raise the SDK's DaprGrpcError, others grpc's own AioRpcError
-# (dapr 1.19: get_secret and get_state do not wrap it).
-CALL_ERRORS: tuple[type[Exception], ...] = (DaprGrpcError, grpc.RpcError)
+# The async client (dapr 1.19) raises three kinds of errors for a failed call: most methods
+# raise DaprGrpcError, get_secret lets grpc's AioRpcError through, and save_state raises
+# DaprInternalError, which has no status code but keeps the AioRpcError as __cause__.
+CALL_ERRORS: tuple[type[Exception], ...] = (DaprGrpcError, DaprInternalError, grpc.RpcError)
 # A failed call, or one cut off at CALL_TIMEOUT_SECONDS by asyncio.wait_for.
 CALL_FAILURES: tuple[type[Exception], ...] = (*CALL_ERRORS, TimeoutError)
 
 
-def error_code(error: Exception) -> grpc.StatusCode | None:
-    """Return the gRPC status code of a failed sidecar call, if it has one."""
-    code = getattr(error, "code", None)
-    return code() if callable(code) else None
+def _rpc_error(error: BaseException) -> BaseException | None:
+    """Return the error in ``error``'s chain (itself, its cause or context) with a status code."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = getattr(current, "code", None)
+        if callable(code) and isinstance(code(), grpc.StatusCode):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
 
 
-def describe_error(error: Exception) -> str:
+def error_code(error: BaseException) -> grpc.StatusCode | None:
+    """Return the gRPC status code of a failed sidecar call, if its error chain has one."""
+    found = _rpc_error(error)
+    return found.code() if found is not None else None  # type: ignore[attr-defined]
+
+
+def describe_error(error: BaseException) -> str:
     """Return the status code and details of a failed sidecar call, for logs and errors."""
     if isinstance(error, TimeoutError):
         return f"timed out after {CALL_TIMEOUT_SECONDS:.0f} s"
-    code = error_code(error)
-    details = getattr(error, "details", None)
-    text = details() if callable(details) else str(error)
-    return f"{code.name}: {text}" if code is not None else f"{type(error).__name__}: {text}"
+    found = _rpc_error(error)
+    if found is None:
+        return f"{type(error).__name__}: {error}"
+    details = getattr(found, "details", None)
+    text = details() if callable(details) else str(found)
+    return f"{found.code().name}: {text}"  # type: ignore[attr-defined]
 
 
 class SidecarState(StrEnum):
@@ -92,6 +108,9 @@ class Sidecar:
         if api_token:
             headers[API_TOKEN_HEADER] = api_token
         self._http = httpx.AsyncClient(headers=headers, timeout=PROBE_TIMEOUT_SECONDS)
+        # httpx logs every request at INFO, which would be a line per /readyz call. The
+        # service makes no other httpx requests, and the checks log their own changes.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         self._client: DaprClient | None = None
         self._client_lock = asyncio.Lock()
         self._wait_task: asyncio.Task[SidecarState] | None = None

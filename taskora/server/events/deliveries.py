@@ -13,6 +13,7 @@ import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 KNOWN_TYPES = frozenset(str(event_type) for event_type in EventType)
 RECENT_IDS = 10_000
+# Allowed clock difference between the replica that wrote an event and the one receiving it.
+REPLAY_MARGIN = timedelta(minutes=5)
 
 
 class DeliveryStatus(StrEnum):
@@ -47,6 +50,8 @@ class Delivery:
 
     event_id: str
     type: str
+    time: datetime | None = None
+    """The CloudEvent's ``time`` attribute, when it has a valid one."""
 
 
 def parse_delivery(body: bytes) -> Delivery:
@@ -68,7 +73,18 @@ def parse_delivery(body: bytes) -> Delivery:
         raise MalformedDelivery(f"event {event_id} has the unknown type {event_type!r}")
     if not isinstance(document.get("data"), dict):
         raise MalformedDelivery(f"event {event_id} has no JSON object as data")
-    return Delivery(event_id=event_id, type=event_type)
+    return Delivery(event_id=event_id, type=event_type, time=_event_time(document.get("time")))
+
+
+def _event_time(value: object) -> datetime | None:
+    """Return the CloudEvent time as an aware datetime, or None when it is absent or invalid."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 class RecentIds:
@@ -95,6 +111,11 @@ class SubscriptionInbox:
         self._database = database
         self._follower = follower
         self._seen = RecentIds()
+        # Events older than this were in the log before the reader started, so a delivery
+        # of one has nothing to wake it for. A new consumer group replays the stream's
+        # history, and this keeps each replayed event to one DEBUG line, with no lookup.
+        self._replay_before = datetime.now(UTC) - REPLAY_MARGIN
+        self._replayed = 0
 
     async def receive(self, body: bytes) -> DeliveryStatus:
         try:
@@ -107,6 +128,16 @@ class SubscriptionInbox:
 
         if delivery.event_id in self._seen:
             logger.info("Ignoring redelivered event %s", delivery.event_id)
+            return DeliveryStatus.SUCCESS
+
+        if delivery.time is not None and delivery.time < self._replay_before:
+            self._replayed += 1
+            logger.debug(
+                "Ignoring event %s from before this service started (%d so far): the broker "
+                "replays history to a new consumer group",
+                delivery.event_id,
+                self._replayed,
+            )
             return DeliveryStatus.SUCCESS
 
         try:

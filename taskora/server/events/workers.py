@@ -73,12 +73,23 @@ class BackgroundWorker:
                 more = await self.step()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
                 failures += 1
                 delay = min(MAX_BACKOFF_SECONDS, 0.1 * 2**failures)
-                logger.exception(
-                    "The %s failed (attempt %d); retrying in %.1f s", self.name, failures, delay
-                )
+                if failures == 1:
+                    logger.exception(
+                        "The %s failed (attempt 1); retrying in %.1f s", self.name, delay
+                    )
+                else:
+                    # The first failure's traceback is in the log; a retry adds one line.
+                    logger.error(
+                        "The %s failed (attempt %d); retrying in %.1f s: %s: %s",
+                        self.name,
+                        failures,
+                        delay,
+                        type(error).__name__,
+                        error,
+                    )
                 await asyncio.sleep(delay)
                 continue
 

@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import json
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -22,7 +24,7 @@ from taskora.config import Settings
 from taskora.server.runner import add_user, prepare_database
 from tests.server.dapr.conftest import SECRET_STORE, DaprService, start_dapr_service
 from tests.support.dapr_sidecar import TestSidecar
-from tests.support.servers import ServerProcess
+from tests.support.servers import ServerProcess, free_port
 
 CURSOR_KEY = "cursor-key-from-the-store-0123456789abcdef"
 PASSWORD = "pw-from-the-store-5f3a"
@@ -66,11 +68,10 @@ def test_secrets_come_from_store(tmp_path: Path, sidecar: TestSidecar, postgres_
             "WHERE users.name = 'secretive' ORDER BY tasks.id"
         ).fetchall()
     assert titles == [("a",), ("b",)]
-    with sqlite3.connect(tmp_path / "environment.db") as connection:
-        assert connection.execute("SELECT count(*) FROM tasks").fetchone() == (0,)
+    assert not (tmp_path / "environment.db").exists()
     assert _signed_with(page["next_cursor"], CURSOR_KEY.encode())
     log = service.server.log
-    assert "Read cursor_key, database_url from the Dapr secret store 'secretstore'" in log
+    assert "Read cursor-key, database-url from the Dapr secret store 'secretstore'" in log
     assert PASSWORD not in log
     assert CURSOR_KEY not in log
     assert PASSWORD not in ready
@@ -181,6 +182,63 @@ def test_state_store_down_is_503(service: DaprService) -> None:
     assert plain.status_code == 201
 
 
+def test_concurrent_same_key_is_409(service: DaprService) -> None:
+    """Eight requests with one key read the empty key together, then race to claim it."""
+    client = service.create_user("crowd")
+    service.sidecar.hold_reads(8)
+    start = threading.Barrier(8)
+
+    def post() -> httpx.Response:
+        start.wait()
+        return client.post("/api/tasks", json={"title": "once"}, headers={"Idempotency-Key": "k-8"})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(lambda _: post(), range(8)))
+
+    # Each loser reads the key again: pending while the winner runs, done after it.
+    created = [
+        r for r in responses if r.status_code == 201 and "Idempotent-Replayed" not in r.headers
+    ]
+    replayed = [r for r in responses if r.headers.get("Idempotent-Replayed") == "true"]
+    conflicts = [r for r in responses if r.status_code == 409]
+    assert len(created) == 1
+    assert len(replayed) + len(conflicts) == 7
+    assert all(response.json() == created[0].json() for response in replayed)
+    assert all("is still being processed" in r.json()["detail"] for r in conflicts)
+    assert [task["title"] for task in client.get("/api/tasks").json()["items"]] == ["once"]
+    assert "Unhandled" not in service.server.log
+    assert "Traceback" not in service.server.log
+
+
+def test_failed_claim_is_503(service: DaprService) -> None:
+    client = service.create_user("unlucky")
+    service.sidecar.fail_saves(1)
+
+    response = client.post("/api/tasks", json={"title": "k"}, headers={"Idempotency-Key": "k-3"})
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    detail = response.json()["detail"]
+    assert "writing an Idempotency-Key in the Dapr state store 'statestore' failed" in detail
+    assert "(UNAVAILABLE: failed saving state in state store statestore" in detail
+    assert client.get("/api/tasks").json()["items"] == []
+
+
+def test_failed_final_save_keeps_201(service: DaprService) -> None:
+    """The task exists once the response is saved, so that save's failure is only logged."""
+    client = service.create_user("halfway")
+    service.sidecar.fail_saves(1, with_etag_only=True)
+
+    response = client.post("/api/tasks", json={"title": "kept"}, headers={"Idempotency-Key": "k"})
+
+    assert response.status_code == 201
+    assert [task["title"] for task in client.get("/api/tasks").json()["items"]] == ["kept"]
+    log = service.server.log
+    assert "Storing the Idempotency-Key response of user 1 failed after task" in log
+    assert "(UNAVAILABLE: failed saving state in state store statestore" in log
+    assert "Traceback" not in log
+
+
 def _full_body(client: httpx.Client, body: dict[str, str]) -> dict[str, object]:
     """Return the validated request body whose hash the service stores for a key."""
     from taskora.server.domain.tasks import TaskCreate
@@ -192,3 +250,63 @@ def _entry(value: bytes):  # type: ignore[no-untyped-def]
     from tests.support.dapr_sidecar import StateEntry
 
     return StateEntry(value=value, etag="900", expires_at=None, ttl_seconds=60)
+
+
+def test_store_database_skips_local_user(tmp_path: Path, sidecar: TestSidecar) -> None:
+    """The local user and the CLI token belong to the embedded database only.
+
+    The store names another database, so neither the embedded file nor a CLI token for it
+    may appear: the token would be rejected by the service on the store's database.
+    """
+    other = tmp_path / "other" / "real.db"
+    other.parent.mkdir()
+    sidecar.add_secret(SECRET_STORE, "database-url", f"sqlite:///{other}")
+    server = ServerProcess(home=tmp_path, extra_env=sidecar.env)
+    try:
+        server.start()
+    finally:
+        server.stop()
+
+    assert not (tmp_path / "data" / "taskora" / "taskora.db").exists()
+    assert not (tmp_path / "config" / "taskora" / "config.toml").exists()
+    with sqlite3.connect(other) as connection:
+        assert connection.execute("SELECT count(*) FROM users").fetchone() == (0,)
+    assert "Database: embedded SQLite" not in server.log
+    assert f"Database: sqlite:///{other}" in server.log
+    assert f"Service started on the database sqlite:///{other}" in server.log
+
+
+def test_store_default_database_gets_local_user(tmp_path: Path, sidecar: TestSidecar) -> None:
+    """`serve --dapr` stores the embedded database's URL, which still gets the local user."""
+    embedded = tmp_path / "data" / "taskora" / "taskora.db"
+    sidecar.add_secret(SECRET_STORE, "database-url", f"sqlite:///{embedded}")
+    server = ServerProcess(home=tmp_path, extra_env=sidecar.env)
+    try:
+        server.start()
+        token = server.saved_token()
+        listed = httpx.get(f"{server.url}/api/tasks", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        server.stop()
+
+    assert listed.status_code == 200
+    assert f"Database: embedded SQLite at {embedded}" in server.log
+
+
+def test_unreachable_store_database_is_clear(tmp_path: Path, sidecar: TestSidecar) -> None:
+    closed_port = free_port()
+    url = f"postgresql://taskora@127.0.0.1:{closed_port}/taskora"
+    sidecar.add_secret(SECRET_STORE, "database-url", url)
+    server = ServerProcess(home=tmp_path, extra_env=sidecar.env)
+    try:
+        with pytest.raises(RuntimeError) as failure:
+            server.start()
+    finally:
+        server.stop()
+
+    message = str(failure.value)
+    assert (
+        f"cannot open the database postgresql://taskora@127.0.0.1:{closed_port}/taskora" in message
+    )
+    assert "Check --database-url (or TASKORA_DATABASE_URL)" in message
+    assert "Traceback" not in message
+    assert not (tmp_path / "config" / "taskora" / "config.toml").exists()
