@@ -23,6 +23,10 @@ def default_database_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'taskora.db'}"
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
 class Settings(BaseSettings):
     """Everything the service reads at start. Each field maps to ``TASKORA_<NAME>``."""
 
@@ -85,10 +89,10 @@ class Settings(BaseSettings):
         description="Key that signs page cursors, at least 32 characters. Unset means the "
         "random key that the migrations stored in the database.",
     )
-    dapr: bool = Field(
-        False,
-        description="Use the Dapr sidecar for pub/sub, secrets and state. Also on when "
-        "DAPR_HTTP_PORT or DAPR_GRPC_PORT is set.",
+    dapr: bool | None = Field(
+        None,
+        description="Use the Dapr sidecar for pub/sub, secrets and state. Unset means on "
+        "when DAPR_HTTP_PORT or DAPR_GRPC_PORT is set; false keeps Dapr off even then.",
     )
     dapr_http_port: int | None = Field(
         None,
@@ -121,6 +125,22 @@ class Settings(BaseSettings):
         description="Token that Dapr sends in the dapr-api-token header on its calls to the "
         "service (set by Dapr); when set, the Dapr routes reject calls without it.",
     )
+
+    @field_validator("dapr", mode="before")
+    @classmethod
+    def check_dapr(cls, value: object) -> object:
+        """Accept the usual spellings of on and off, and name the value otherwise."""
+        if value is None or isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in TRUE_WORDS:
+            return True
+        if text in FALSE_WORDS:
+            return False
+        raise ValueError(
+            f"TASKORA_DAPR={value!r} is not on or off: use 1, true, yes or on to use the Dapr "
+            "sidecar, or 0, false, no or off to keep it off"
+        )
 
     @field_validator("log_level")
     @classmethod
@@ -163,7 +183,9 @@ class Settings(BaseSettings):
     @property
     def dapr_enabled(self) -> bool:
         """True when the service uses a Dapr sidecar: asked for, or Dapr set its ports."""
-        return self.dapr or self.dapr_http_port is not None or self.dapr_grpc_port is not None
+        if self.dapr is not None:
+            return self.dapr
+        return self.dapr_http_port is not None or self.dapr_grpc_port is not None
 
     @property
     def uses_default_database(self) -> bool:
