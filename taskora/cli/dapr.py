@@ -27,6 +27,7 @@ from taskora.deploy.components import (
     write_components,
     write_secrets_file,
 )
+from taskora.errors import ExitCode, TaskoraError
 
 COMPONENTS_EPILOG = (
     "Examples:\n\n"
@@ -120,6 +121,13 @@ def components(
     ] = False,
 ) -> None:
     """Write the Dapr components that `taskora serve --dapr` uses, for your own daprd."""
+    if secrets_file is not None and database_url is not None:
+        raise TaskoraError(
+            "--database-url goes into a secrets file that this command writes, and "
+            "--secrets-file names one you provide: put the URL under 'database-url' in your "
+            "file, or drop --secrets-file",
+            exit_code=ExitCode.USAGE,
+        )
     directory = output.expanduser().absolute()
     secrets_path = directory / SECRETS_FILE_NAME
     options = ComponentOptions(
@@ -160,7 +168,11 @@ def components(
                 {"name": component.name, "kind": component.kind, "file": str(path)}
                 for component, path in zip(rendered, paths, strict=True)
             ],
-            "secrets_file": {"path": str(secrets_path), "written": secrets_written},
+            "secrets_file": {
+                "path": str(secrets_path),
+                "written": secrets_written,
+                "provided": secrets_file is not None,
+            },
         }
         typer.echo(json.dumps(listing, indent=2))
         return
@@ -173,5 +185,10 @@ def components(
     for component, path in zip(rendered, paths, strict=True):
         table.add_row(escape(component.name), component.kind, escape(str(path)))
     console.print(table)
-    state = "written, mode 0600" if secrets_written else "already existed, left unchanged"
+    if secrets_written:
+        state = "written, mode 0600"
+    elif secrets_file is not None:
+        state = "yours: the components point at it, and it was not read or checked"
+    else:
+        state = "already existed, left unchanged"
     console.print(f"Secrets file: {escape(str(secrets_path))} ({state})", highlight=False)

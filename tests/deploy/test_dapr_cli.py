@@ -70,7 +70,7 @@ def test_components_json_listing(run_taskora: RunTaskora, tmp_path: Path) -> Non
                 "file": str(out / "reminder-cron.yaml"),
             },
         ],
-        "secrets_file": {"path": str(out / "secrets.json"), "written": True},
+        "secrets_file": {"path": str(out / "secrets.json"), "written": True, "provided": False},
     }
 
 
@@ -152,6 +152,7 @@ def test_components_keep_existing_secrets(run_taskora: RunTaskora, tmp_path: Pat
     assert json.loads(result.stdout)["secrets_file"] == {
         "path": str(out / "secrets.json"),
         "written": False,
+        "provided": False,
     }
     assert (out / "secrets.json").read_text() == (
         '{"database-url": "postgresql://mine@127.0.0.1/db"}'
@@ -181,6 +182,25 @@ def test_components_given_secrets_file(run_taskora: RunTaskora, tmp_path: Path) 
         "value": "/secrets/taskora.json",
     }
     assert not (out / "secrets.json").exists()
+    assert result.stdout.splitlines()[-1] == (
+        "Secrets file: /secrets/taskora.json (yours: the components point at it, and it was "
+        "not read or checked)"
+    )
+
+
+def test_secrets_file_with_database_url_is_refused(run_taskora: RunTaskora, tmp_path: Path) -> None:
+    out = tmp_path / "components"
+    url = "postgresql://taskora@127.0.0.1:5432/taskora"
+
+    result = run_taskora(
+        ["dapr", "components", "-o", str(out), "--secrets-file", "/s.json", "--database-url", url]
+    )
+
+    assert result.exit_code == 2
+    assert "put the URL under 'database-url' in your file, or drop --secrets-file" in (
+        result.stderr
+    )
+    assert not out.exists()
 
 
 def test_components_table_output(run_taskora: RunTaskora, tmp_path: Path) -> None:
