@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -127,3 +128,21 @@ def test_app_token_guards_dapr_routes(tmp_path: Path) -> None:
     assert wrong.status_code == 401
     assert subscriptions[0]["topic"] == "task-events"
     assert tick.status_code == 200
+
+
+def test_replayed_history_is_acknowledged_quietly(service: DaprService) -> None:
+    """A new consumer group gets the stream's history: old events need no lookup."""
+    hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    old = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "/taskora/tasks",
+        "type": "task.created",
+        "time": hour_ago,
+        "data": {"id": 1},
+    }
+
+    record = service.sidecar.post_to_app("/dapr/events/task-events", json.dumps(old).encode())
+
+    assert record.status == "SUCCESS"
+    assert old["id"] not in service.server.log
