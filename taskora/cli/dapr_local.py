@@ -11,8 +11,9 @@ Two ways, tried in this order:
    The service runs as a child process of this one.
 
 Both render the components into ``<data dir>/dapr/components`` and the secrets into
-``<data dir>/dapr/secrets.json`` (mode 0600) first. Ctrl-C or SIGTERM stops what was
-started.
+``<data dir>/dapr/secrets.json`` (mode 0600) first. The secrets file stays outside the
+components directory, where daprd would log a warning about a file that is not YAML. Ctrl-C or SIGTERM
+stops what was started.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class SidecarRequest:
     redis_host: str = DEFAULT_REDIS_HOST
     schedule: str = DEFAULT_SCHEDULE
     max_len_approx: int = DEFAULT_MAX_LEN_APPROX
-    names: ComponentNames = ComponentNames()
+    names: ComponentNames = field(default_factory=ComponentNames)
     daprd_image: str = DAPRD_IMAGE
     service_env: Mapping[str, str] = field(default_factory=dict)
     """Variables set for the service on top of this process's environment."""
@@ -149,6 +150,8 @@ def _component_options(
         consumer_id=consumer_id,
         max_len_approx=request.max_len_approx,
         names=request.names,
+        # Both ways of starting the sidecar pass this app ID, so it is not an option here.
+        app_id=APP_ID,
     )
 
 

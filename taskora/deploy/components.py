@@ -2,8 +2,8 @@
 
 The components are the ones the service uses when Dapr is on: Redis pub/sub and state
 store, a ``local.file`` secret store, and the ``recurrence-cron`` and ``reminder-cron``
-input bindings. Each one is scoped to the app id ``taskora``, so another app beside the
-same sidecar set-up does not load them.
+input bindings. Each one is scoped to one app ID (``taskora`` unless the user chooses
+another), so another app beside the same sidecar set-up does not load them.
 
 The field names follow the Dapr component reference pages (docs.dapr.io, "Redis Streams",
 "Redis", "Local file (for Development)" and "Cron binding spec").
@@ -39,7 +39,15 @@ DEFAULT_CONSUMER_ID = "{uuid}"
 # MAXLEN ~), so it does not grow without bound and a new consumer group, which starts at
 # the stream's first entry, replays at most this many events.
 DEFAULT_MAX_LEN_APPROX = 10000
+# Name of the secrets file in the run directory of `taskora serve --dapr`, beside (never
+# inside) its components directory. Older versions of `taskora dapr components` also wrote
+# a file of this name inside the output directory.
 SECRETS_FILE_NAME = "secrets.json"
+# Suffix of the default secrets file of `taskora dapr components`: `components` gets
+# `components.secrets.json` beside it. daprd logs a warning at each start for every file in
+# a resources directory that is not YAML (LocalResourcesLoader in dapr/dapr), and component
+# directories often go into version control, so the credentials stay outside.
+SECRETS_FILE_SUFFIX = ".secrets.json"
 
 # Keys of the entries in the secrets file. They must match the keys the service reads
 # through the secret store when Dapr is on (taskora.server.secrets, which this package
@@ -50,6 +58,11 @@ CURSOR_KEY_SECRET = "cursor-key"
 
 # Kubernetes object names are DNS labels, and the chart applies the same components there.
 _COMPONENT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# On Kubernetes, Dapr names the app's Service `<app ID>-dapr` and rejects an app ID for which
+# that is not a DNS label (ValidateKubernetesAppID in dapr/dapr pkg/validation), so an app ID
+# is a DNS label of at most 63 - len("-dapr") = 58 characters.
+_APP_ID = re.compile(r"^[a-z0-9]([-a-z0-9]{0,56}[a-z0-9])?$")
+APP_ID_MAX_LENGTH = 58
 _GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*?/,\-]+$")
 # The descriptors of robfig/cron, the library behind Dapr's cron binding.
@@ -252,6 +265,32 @@ def check_component_name(value: str, *, what: str) -> str:
     return value
 
 
+def check_app_id(value: str) -> str:
+    """Return ``value`` if Dapr accepts it as an app ID on Kubernetes too, else raise."""
+    if not _APP_ID.match(value):
+        raise ComponentError(
+            f"invalid app ID {value!r}: use at most {APP_ID_MAX_LENGTH} lowercase letters, "
+            "digits and '-', starting and ending with a letter or digit, such as "
+            f"{APP_ID!r}"
+        )
+    return value
+
+
+def default_secrets_path(components_dir: Path) -> Path:
+    """Return the secrets file beside ``components_dir``: ``<dir>.secrets.json``.
+
+    ``components_dir`` should be absolute and normalized, so its name is a real directory
+    name and not ``.`` or ``..``.
+    """
+    if not components_dir.name:
+        raise ComponentError(
+            f"cannot put the secrets file beside the directory {str(components_dir)!r}, "
+            "because it has no parent: choose another --output, or pass --secrets-file "
+            "with a file that you provide"
+        )
+    return components_dir.with_name(components_dir.name + SECRETS_FILE_SUFFIX)
+
+
 def check_distinct_names(names: ComponentNames) -> None:
     """Raise when two components would share a name, and so a file and a Dapr name."""
     given = [
@@ -312,7 +351,7 @@ def validate_options(options: ComponentOptions) -> None:
     check_component_name(options.names.pubsub, what="pub/sub component")
     check_component_name(options.names.state_store, what="state store component")
     check_component_name(options.names.secret_store, what="secret store component")
-    check_component_name(options.app_id, what="app ID")
+    check_app_id(options.app_id)
     check_distinct_names(options.names)
     if options.max_len_approx < 1:
         raise ComponentError(

@@ -224,7 +224,11 @@ def test_dapr_run_renders_run_dir(serve_dapr: ServeDapr) -> None:
         "secretstore.yaml",
         "statestore.yaml",
     ]
+    for path in components.iterdir():
+        assert yaml.safe_load(path.read_text())["scopes"] == ["taskora"], path.name
     assert stat.S_IMODE(run_dir.stat().st_mode) == 0o700
+    # The secrets file sits beside the resources directory, where daprd does not load it.
+    assert sorted(path.name for path in run_dir.iterdir()) == ["components", "secrets.json"]
     secrets = run_dir / "secrets.json"
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
     assert json.loads(secrets.read_text()) == {

@@ -16,8 +16,10 @@ from taskora.deploy.components import (
     ComponentError,
     ComponentNames,
     ComponentOptions,
+    check_app_id,
     check_redis_host,
     check_schedule,
+    default_secrets_path,
     render_components,
     write_components,
     write_secrets_file,
@@ -399,3 +401,57 @@ def test_pubsub_stream_is_trimmed() -> None:
 
     assert metadata(default.text)["maxLenApprox"] == "10000"
     assert metadata(custom.text)["maxLenApprox"] == "500"
+
+
+def test_app_id_sets_every_scope() -> None:
+    components = rendered(app_id="billing-tasks")
+
+    assert {name: item["scopes"] for name, item in components.items()} == {
+        "pubsub": ["billing-tasks"],
+        "statestore": ["billing-tasks"],
+        "secretstore": ["billing-tasks"],
+        "recurrence-cron": ["billing-tasks"],
+        "reminder-cron": ["billing-tasks"],
+    }
+
+
+@pytest.mark.parametrize("app_id", ["taskora", "a", "tasks-2", "9lives", "a" * 58])
+def test_app_id_accepted(app_id: str) -> None:
+    assert check_app_id(app_id) == app_id
+
+
+@pytest.mark.parametrize(
+    "app_id", ["Taskora", "task_ora", "task.ora", "-taskora", "taskora-", "", "a" * 59]
+)
+def test_app_id_rejected(app_id: str) -> None:
+    """Dapr on Kubernetes needs `<app ID>-dapr` to be a DNS label, so 58 characters at most."""
+    with pytest.raises(ComponentError) as caught:
+        render_components(ComponentOptions(secrets_file=SECRETS_PATH, app_id=app_id))
+
+    assert caught.value.message == (
+        f"invalid app ID {app_id!r}: use at most 58 lowercase letters, digits and '-', "
+        "starting and ending with a letter or digit, such as 'taskora'"
+    )
+    assert caught.value.exit_code == ExitCode.USAGE
+
+
+@pytest.mark.parametrize(
+    ("directory", "expected"),
+    [
+        ("/srv/app/components", "/srv/app/components.secrets.json"),
+        ("/srv/app/dapr.d", "/srv/app/dapr.d.secrets.json"),
+        ("/components", "/components.secrets.json"),
+    ],
+)
+def test_default_secrets_path_beside_directory(directory: str, expected: str) -> None:
+    assert default_secrets_path(Path(directory)) == Path(expected)
+
+
+def test_default_secrets_path_of_root_rejected() -> None:
+    with pytest.raises(ComponentError) as caught:
+        default_secrets_path(Path("/"))
+
+    assert caught.value.message == (
+        "cannot put the secrets file beside the directory '/', because it has no parent: "
+        "choose another --output, or pass --secrets-file with a file that you provide"
+    )
