@@ -9,11 +9,15 @@ message on stderr and an exit code. Rich is imported only where output needs it,
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import shlex
 import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
@@ -32,8 +36,8 @@ from taskora.deploy.plan import (
     render,
     write_values_file,
 )
-from taskora.deploy.values import PLACEHOLDER_DESCRIPTION, MergedValues
-from taskora.errors import ExitCode
+from taskora.deploy.values import PLACEHOLDER_DESCRIPTION, MergedValues, ValueOrigin
+from taskora.errors import ExitCode, TaskoraError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -41,6 +45,11 @@ if TYPE_CHECKING:
     from taskora.deploy.helm import ReleaseStatus
     from taskora.deploy.preflight import PreflightReport
     from taskora.deploy.release import ReleaseReport
+
+logger = logging.getLogger(__name__)
+
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
 
 EPILOG = (
     "Examples:\n\n"
@@ -56,7 +65,10 @@ EPILOG = (
     "Values are layered, later wins: chart defaults, the cloud profile, each -f file, "
     "each --set, each --set-string, then --image-tag. Before a deploy, preflight checks helm, kubectl, the "
     "context, the cluster, Dapr, the namespace, the Secrets the values name and the image. "
-    "Helm is taken from TASKORA_HELM and kubectl from TASKORA_KUBECTL, else from PATH."
+    "Helm is taken from TASKORA_HELM and kubectl from TASKORA_KUBECTL, else from PATH.\n\n"
+    "With --json, an error is printed on stderr as one JSON object with the keys error (the "
+    "message) and exit_code, and the command exits with that code. Errors in the options "
+    "themselves, such as an unknown option, stay plain text."
 )
 
 ReleaseOption = Annotated[str, typer.Option("--release", help="Helm release name.")]
@@ -78,7 +90,14 @@ TimeoutOption = Annotated[
         "--timeout", help="How long helm waits for the pods to become ready (Go duration)."
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+JsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print the result as JSON on stdout, and an error as a JSON object with the "
+        "keys error and exit_code on stderr.",
+    ),
+]
 
 app = typer.Typer(
     help="Deploy Taskora to Kubernetes with its Helm chart and a cloud profile.",
@@ -86,7 +105,38 @@ app = typer.Typer(
 )
 
 
+def _json_errors(command: Callable[Params, Result]) -> Callable[Params, Result]:
+    """Make ``command`` print an error as JSON on stderr when its ``json_output`` is true."""
+
+    @functools.wraps(command)
+    def run(*args: Params.args, **kwargs: Params.kwargs) -> Result:
+        with _errors_as_json(bool(kwargs.get("json_output"))):
+            return command(*args, **kwargs)
+
+    return run
+
+
+@contextmanager
+def _errors_as_json(json_output: bool) -> Iterator[None]:
+    """With ``json_output``, turn a :class:`TaskoraError` into a JSON object and its exit code.
+
+    Without it the error passes on to ``taskora.cli.app.main``, which prints it as text.
+    """
+    if not json_output:
+        yield
+        return
+    try:
+        yield
+    except TaskoraError as error:
+        logger.info("deploy command failed with exit code %d: %s", error.exit_code, error.message)
+        document = {"error": error.message, "exit_code": int(error.exit_code)}
+        sys.stderr.write(json.dumps(document, ensure_ascii=False) + "\n")
+        sys.stderr.flush()
+        raise typer.Exit(int(error.exit_code)) from None
+
+
 @app.callback(invoke_without_command=True, epilog=EPILOG)
+@_json_errors
 def deploy(
     ctx: typer.Context,
     cloud: Annotated[
@@ -164,8 +214,9 @@ def deploy(
         bool,
         typer.Option(
             "--explain",
-            help="Print which layer set each value and exit without running helm, so "
-            "nothing is rendered or deployed, even with --dry-run.",
+            help="Print each merged value and the layer that set it, and exit without "
+            "running helm, so nothing is rendered or deployed, even with --dry-run. Values "
+            "of keys named like secrets (password, token) are hidden.",
         ),
     ] = False,
     values_out: Annotated[
@@ -230,7 +281,8 @@ def deploy(
         _print_explanation(values, json_output)
         return
 
-    plan = build_plan(request)
+    # --check reports a missing helm as a failed check, together with the other checks.
+    plan = build_plan(request, require_helm=not check)
     if dry_run:
         _print_dry_run(plan, json_output)
     elif diff:
@@ -244,6 +296,7 @@ def deploy(
 
 
 @app.command("status")
+@_json_errors
 def status(
     release: ReleaseOption = DEFAULT_RELEASE,
     namespace: NamespaceOption = DEFAULT_NAMESPACE,
@@ -258,6 +311,7 @@ def status(
 
 
 @app.command("rollback")
+@_json_errors
 def rollback(
     revision: Annotated[
         int | None,
@@ -284,13 +338,25 @@ def rollback(
 
 
 def _print_explanation(values: MergedValues, json_output: bool) -> None:
-    rows = values.explain()
+    rows = values.origins()
     if json_output:
-        _write_json([{"key": key, "source": source} for key, source in rows])
+        _write_json(
+            [
+                {"key": row.key, "value": row.value, "source": row.source, "masked": row.masked}
+                for row in rows
+            ]
+        )
         return
-    typer.echo("# Source of each value (later layers win)")
-    for key, source in rows:
-        typer.echo(f"{key}: {source}")
+    typer.echo("# Each value as JSON, then the layer that set it (later layers win)")
+    for row in rows:
+        typer.echo(f"{row.key}: {_explained_value(row)}  # {row.source}")
+
+
+def _explained_value(row: ValueOrigin) -> str:
+    """Write a value as JSON, so that a string "7200" and a number 7200 look different."""
+    if row.masked:
+        return str(row.value)
+    return json.dumps(row.value, ensure_ascii=False, default=str)
 
 
 def _print_dry_run(plan: DeployPlan, json_output: bool) -> None:
@@ -480,21 +546,59 @@ def _print_release(report: ReleaseReport, json_output: bool) -> None:
     if details.last_deployed:
         typer.echo(f"Last deployed {details.last_deployed}: {details.description}")
     if report.history:
-        from rich.table import Table
+        _print_history(report)
 
-        table = Table("revision", "updated", "status", "chart", "app version", "description")
-        for entry in report.history:
-            table.add_row(
-                str(entry.revision),
-                entry.updated,
-                entry.status,
-                entry.chart,
-                entry.app_version,
-                entry.description,
-            )
-        from rich.console import Console
 
-        Console(highlight=False, soft_wrap=True).print(table)
+HISTORY_HEADERS = ("revision", "updated", "status", "chart", "app version", "description")
+
+
+def _print_history(report: ReleaseReport, console: Console | None = None) -> None:
+    """Print the revisions as a table on a terminal, else as aligned plain lines.
+
+    Neither form cuts a value: the table wraps long cells within their column, and plain
+    lines, for a pipe or a file, are as wide as their longest value.
+    """
+    from rich.console import Console
+
+    console = console or Console(highlight=False, soft_wrap=True)
+    rows = [
+        (
+            str(entry.revision),
+            entry.updated,
+            entry.status,
+            entry.chart,
+            entry.app_version,
+            entry.description,
+        )
+        for entry in report.history
+    ]
+    if not console.is_terminal:
+        for line in aligned_lines(HISTORY_HEADERS, rows):
+            console.out(line, highlight=False)
+        return
+
+    from rich.table import Table
+
+    # Lines between the rows keep apart the wrapped cells of neighbouring revisions.
+    table = Table(show_lines=True)
+    for header in HISTORY_HEADERS:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def aligned_lines(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Format rows as columns separated by two spaces, each as wide as its longest cell."""
+    widths = [
+        max([len(header), *(len(row[index]) for row in rows)])
+        for index, header in enumerate(headers)
+    ]
+    lines = []
+    for row in [tuple(headers), *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+        lines.append("  ".join(cells).rstrip())
+    return lines
 
 
 def _progress(description: str) -> Any:

@@ -1,8 +1,9 @@
 """Find and run the command-line tools that a deploy drives: ``helm`` and ``kubectl``.
 
 Every failure becomes a :class:`DeployError` whose exit code tells the kind of failure:
-invalid values (2), an unreachable cluster (3), a missing release (5), a concurrent
-operation (6), or anything else (1), such as a rollout whose pods did not become ready.
+invalid values or a context that is not in the kubeconfig (2), an unreachable cluster (3),
+a missing release (5), a concurrent operation (6), or anything else (1), such as a rollout
+whose pods did not become ready.
 """
 
 from __future__ import annotations
@@ -72,6 +73,15 @@ _INVALID_VALUES = re.compile(
     r"values don't meet the specifications of the schema|execution error at \(",
     re.IGNORECASE,
 )
+# A --context or --kube-context that the kubeconfig lacks. Helm 3.19 and 4.2 print
+# 'Kubernetes cluster unreachable: context "NAME" does not exist', kubectl 1.32 prints
+# 'context "NAME" does not exist', and `kubectl config get-contexts NAME` prints
+# 'context NAME not found'.
+_UNKNOWN_CONTEXT = re.compile(
+    r'context "([^"]*)" does not exist|^context "?([^"\s]+)"? not found$', re.MULTILINE
+)
+# Helm ends some errors with this advice, but taskora has no --debug option.
+_DEBUG_HINT = re.compile(r"^Use --debug flag[^\n]*\n?", re.MULTILINE)
 # helm status, history, get and rollback print "Error: release: not found".
 _RELEASE_NOT_FOUND = re.compile(r"release: not found|has no deployed releases", re.IGNORECASE)
 # helm upgrade and rollback while another helm operation holds the release.
@@ -102,7 +112,7 @@ def failure_exit_code(message: str, *, waits_for_rollout: bool = False) -> ExitC
     ``waits_for_rollout`` marks a command that waits for pods to become ready, whose
     timeout is a failed rollout (ERROR) rather than an unreachable cluster.
     """
-    if _INVALID_VALUES.search(message):
+    if _INVALID_VALUES.search(message) or _UNKNOWN_CONTEXT.search(message):
         return ExitCode.USAGE
     if _UNREACHABLE.search(message):
         return ExitCode.UNREACHABLE
@@ -113,6 +123,14 @@ def failure_exit_code(message: str, *, waits_for_rollout: bool = False) -> ExitC
     if _CONFLICT.search(message):
         return ExitCode.CONFLICT
     return ExitCode.ERROR
+
+
+def unknown_context_message(name: str) -> str:
+    """Return the error for a kube context that the kubeconfig does not contain."""
+    return (
+        f"context {name!r} not found in the kubeconfig: list the contexts with "
+        "`kubectl config get-contexts` and pass one of them with --context"
+    )
 
 
 def run_tool(
@@ -149,7 +167,12 @@ def run_tool(
         stderr = completed.stderr.strip() or completed.stdout.strip() or "no output"
         # Both tools start their messages with "Error: " or "error: ", which the CLI prints.
         stderr = re.sub(r"^(Error|error): ", "", stderr)
+        stderr = _DEBUG_HINT.sub("", stderr).strip()
         logger.info("%s failed with exit code %d", action, completed.returncode)
+        unknown_context = _UNKNOWN_CONTEXT.search(stderr)
+        if unknown_context is not None:
+            name = unknown_context.group(1) or unknown_context.group(2)
+            raise DeployError(unknown_context_message(name), exit_code=ExitCode.USAGE)
         raise DeployError(
             f"{action} failed with exit code {completed.returncode}: {stderr}",
             exit_code=failure_exit_code(stderr, waits_for_rollout=waits_for_rollout),

@@ -13,6 +13,7 @@ from taskora.deploy import commands
 from taskora.deploy.errors import DeployError
 
 HELM_ENV = commands.HELM.env_var
+HELM_NAME = commands.HELM.name
 INSTALL_HINT = commands.HELM.install_hint
 
 # `helm template` only renders local files, so two minutes is generous.
@@ -25,6 +26,23 @@ QUERY_TIMEOUT_SECONDS = 60.0
 SUPPORTED_MAJORS = (3, 4)
 
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
+
+# One line of the schema errors that helm 3.19 and 4.2 print, such as
+# "- at '/replicaCount': got string, want integer".
+_PATTERN_ERROR = re.compile(
+    r"^- at '(?P<pointer>/[^']*)': '(?P<value>.*)' does not match pattern '.*'$", re.MULTILINE
+)
+# Descriptions of the expected form of a value, for the schema patterns whose regular
+# expression alone does not show a user what to write, keyed by the JSON pointer that helm
+# prints.
+PATTERN_HINTS = {
+    "/cloudSqlProxy/instanceConnectionName": (
+        "is not a Cloud SQL instance connection name. Write it as PROJECT:REGION:INSTANCE with "
+        "your own lowercase names, such as acme-prod:europe-west1:taskora, and print the "
+        "instance's name with `gcloud sql instances describe INSTANCE "
+        "--format='value(connectionName)'`"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -78,9 +96,30 @@ def run_helm(
     when it cannot start or runs longer than ``timeout`` seconds (None waits forever).
     Pass ``waits_for_rollout`` for ``--wait`` commands, whose timeout is a failed rollout.
     """
-    return commands.run_tool(
-        command, commands.HELM, timeout=timeout, waits_for_rollout=waits_for_rollout
-    )
+    try:
+        return commands.run_tool(
+            command, commands.HELM, timeout=timeout, waits_for_rollout=waits_for_rollout
+        )
+    except DeployError as error:
+        explained = explain_pattern_errors(error.message)
+        if explained == error.message:
+            raise
+        raise DeployError(explained, exit_code=error.exit_code) from None
+
+
+def explain_pattern_errors(message: str) -> str:
+    """Replace the regular expression of each schema error in :data:`PATTERN_HINTS` with the hint.
+
+    Other lines of ``message`` stay as they are.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        hint = PATTERN_HINTS.get(match.group("pointer"))
+        if hint is None:
+            return match.group(0)
+        return f"- at {match.group('pointer')!r}: {match.group('value')!r} {hint}"
+
+    return _PATTERN_ERROR.sub(replace, message)
 
 
 def parse_version(output: str) -> tuple[int, int, int]:

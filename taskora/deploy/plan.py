@@ -83,6 +83,9 @@ class DeployPlan:
     # Major version of helm, which chooses the rollback flag of the upgrade command. Preflight
     # reads it; until then the command has Helm 3's form.
     helm_major: int = 3
+    # Why helm was not found, for a plan built with require_helm=False. ``helm`` is then
+    # only the bare name "helm", and preflight reports this as its failed helm check.
+    helm_error: str = ""
 
     def upgrade_command(self, values_file: Path) -> list[str]:
         """Return the ``helm upgrade --install`` command for the given merged values file."""
@@ -121,13 +124,24 @@ class DryRun:
     manifests: str
 
 
-def build_plan(request: DeployRequest) -> DeployPlan:
+def build_plan(request: DeployRequest, *, require_helm: bool = True) -> DeployPlan:
     """Validate the request, merge the values layers and find helm.
 
-    Raises :class:`DeployError` for invalid input, before anything runs.
+    Raises :class:`DeployError` for invalid input, before anything runs, and when helm is
+    not found, unless ``require_helm`` is false: the plan then records why in ``helm_error``.
     """
     request = normalize_request(request)
-    return DeployPlan(request=request, values=merge_request_values(request), helm=helm.find_helm())
+    values = merge_request_values(request)
+    try:
+        helm_path = helm.find_helm()
+    except DeployError as error:
+        if require_helm:
+            raise
+        logger.info("helm not found: %s", error.message)
+        return DeployPlan(
+            request=request, values=values, helm=Path(helm.HELM_NAME), helm_error=error.message
+        )
+    return DeployPlan(request=request, values=values, helm=helm_path)
 
 
 def normalize_request(request: DeployRequest) -> DeployRequest:
@@ -267,6 +281,7 @@ def run_preflight(
             namespace=plan.request.namespace,
             cloud=plan.request.cloud,
             kube_context=plan.request.kube_context,
+            helm_error=plan.helm_error,
             app_version=chart_app_version(),
             kube_version=chart_metadata().get("kubeVersion", ""),
         ),
@@ -293,6 +308,9 @@ def _check_values(plan: DeployPlan, report: PreflightReport) -> None:
     else:
         report.add("values", CheckStatus.PASSED, "no profile placeholder is left")
 
+    if plan.helm_error:
+        report.add("render", CheckStatus.SKIPPED, "helm template needs helm, which is missing")
+        return
     try:
         manifests = render(plan).manifests
     except DeployError as error:

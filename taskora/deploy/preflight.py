@@ -122,6 +122,9 @@ class PreflightReport:
     # Set when the values themselves are wrong (a placeholder left, rejected by the
     # schema), so the CLI exits with USAGE.
     invalid_values: bool = False
+    # Set when --context names a context that the kubeconfig lacks, so the CLI exits with
+    # USAGE too.
+    invalid_context: bool = False
     # Major version of helm, once the helm check has read it: 3 or 4.
     helm_major: int | None = None
 
@@ -145,15 +148,21 @@ class PreflightError(DeployError):
         failures = report.failures
         lines = [f"nothing deployed: {len(failures)} preflight check(s) failed"]
         for check in failures:
-            lines.append(f"- {check.name}: {check.detail}. Fix: {check.fix}")
+            lines.append(f"- {check.name}: {_end_sentence(check.detail)} Fix: {check.fix}")
         if report.unreachable:
             exit_code = ExitCode.UNREACHABLE
-        elif report.invalid_values:
+        elif report.invalid_values or report.invalid_context:
             exit_code = ExitCode.USAGE
         else:
             exit_code = ExitCode.ERROR
         super().__init__("\n".join(lines), exit_code=exit_code)
         self.report = report
+
+
+def _end_sentence(text: str) -> str:
+    """End ``text`` with a period unless a tool's message already ends it (``port?``)."""
+    text = text.rstrip()
+    return text if text.endswith((".", "?", "!")) else f"{text}."
 
 
 @dataclass(frozen=True)
@@ -176,6 +185,8 @@ class PreflightInput:
     namespace: str
     cloud: str
     kube_context: str | None = None
+    # Why helm could not be found, when it could not. The helm check then fails with it.
+    helm_error: str = ""
     app_version: str = ""
     # The chart's kubeVersion constraint, such as ">=1.29.0-0". Empty skips the comparison.
     kube_version: str = ""
@@ -333,7 +344,13 @@ def _walk_secret_references(
 
 def _check_tools(preflight: PreflightInput, report: PreflightReport) -> Path | None:
     """Check the versions of helm and kubectl. Returns kubectl, or None if a tool is unusable."""
-    helm_ok = _check_helm(preflight.helm, report)
+    if preflight.helm_error:
+        # The fix already says how to install helm, so the detail leaves that part out.
+        detail = preflight.helm_error.removesuffix(f": {helm.INSTALL_HINT}")
+        report.add("helm", CheckStatus.FAILED, detail, helm.INSTALL_HINT)
+        helm_ok = False
+    else:
+        helm_ok = _check_helm(preflight.helm, report)
     try:
         kubectl_path = kubectl.find_kubectl()
         version = kubectl.parse_client_version(
@@ -380,10 +397,18 @@ def _check_context(
         try:
             kubectl.run_kubectl(kubectl.get_context_command(kubectl_path, preflight.kube_context))
         except DeployError as error:
+            if error.exit_code is ExitCode.USAGE:
+                report.invalid_context = True
+                detail = f"context {preflight.kube_context!r} not found in the kubeconfig"
+            else:
+                detail = (
+                    f"cannot read context {preflight.kube_context!r} from the kubeconfig: "
+                    f"{error.message}"
+                )
             report.add(
                 "context",
                 CheckStatus.FAILED,
-                f"context {preflight.kube_context!r} is not in the kubeconfig ({error.message})",
+                detail,
                 f"list the contexts with `kubectl config get-contexts`, or add the cluster's "
                 f"with `{credentials}`",
             )

@@ -51,6 +51,21 @@ MAX_LIST_INDEX = 65535
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SafeDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
+# Key names whose value would be a secret, such as database.password or a token. The chart's
+# schema rejects such keys, but --explain runs before the schema, so it hides their values.
+_SECRET_WORD = re.compile(
+    r"password|passwd|passphrase|token|secret|apikey|api_key|privatekey|private_key|"
+    r"credential|connectionstring",
+    re.IGNORECASE,
+)
+# Key names that only refer to a secret kept elsewhere: existingSecret and caSecret name a
+# Kubernetes Secret, imagePullSecrets lists Secrets, passwordKey names a key inside one,
+# secretName names the Secret to create, and azureKeyVault.secrets lists Key Vault names.
+# apiKey, privateKey and clientSecret are secrets themselves.
+_SECRET_REFERENCE = re.compile(r"(?<!api)(?<!private)Key$|(?<!client)Secrets?$|Name$|^secrets$")
+# What --explain prints in place of a value that may be secret.
+MASKED_VALUE = "<hidden: the key looks like a secret>"
+
 _INDEX_SUFFIX = re.compile(r"\[(\d+)\]")
 _INTEGER = re.compile(r"[-+]?[0-9]+")
 
@@ -72,6 +87,16 @@ class SetValue:
     source: str = SET_SOURCE
 
 
+@dataclass(frozen=True)
+class ValueOrigin:
+    """One merged value, the layer that set it, and whether --explain hides it."""
+
+    key: str
+    value: Any
+    source: str
+    masked: bool = False
+
+
 @dataclass
 class MergedValues:
     """The merged values and, for each leaf key path, the source of the layer that set it."""
@@ -85,10 +110,37 @@ class MergedValues:
 
     def explain(self) -> list[tuple[str, str]]:
         """List ``(key, source)`` for every leaf, in the order of the merged values."""
-        rows: list[tuple[str, str]] = []
+        return [(format_key(path), source) for path, source in self._sourced_paths()]
+
+    def origins(self) -> list[ValueOrigin]:
+        """List every leaf's key, value and source, in the order of the merged values.
+
+        The value of a key that looks secret (:func:`looks_secret`) is replaced with
+        :data:`MASKED_VALUE`, unless it is empty or a boolean (``automountToken: false``).
+        """
+        rows: list[ValueOrigin] = []
+        for path, source in self._sourced_paths():
+            value = _value_at(self.values, path)
+            masked = (
+                looks_secret(path)
+                and not isinstance(value, bool)
+                and value not in (None, "", [], {})
+            )
+            rows.append(
+                ValueOrigin(
+                    key=format_key(path),
+                    value=MASKED_VALUE if masked else value,
+                    source=source,
+                    masked=masked,
+                )
+            )
+        return rows
+
+    def _sourced_paths(self) -> list[tuple[KeyPath, str]]:
+        rows: list[tuple[KeyPath, str]] = []
         for leaf in _leaf_paths(self.values, ()):
             if leaf in self.provenance:
-                rows.append((format_key(leaf), self.provenance[leaf]))
+                rows.append((leaf, self.provenance[leaf]))
             # List elements assigned one by one with --set a[0]=x have their own entries.
             nested = sorted(
                 (
@@ -98,7 +150,7 @@ class MergedValues:
                 ),
                 key=lambda path: [str(part) for part in path],
             )
-            rows.extend((format_key(path), self.provenance[path]) for path in nested)
+            rows.extend((path, self.provenance[path]) for path in nested)
         return rows
 
     def placeholder_keys(self) -> list[str]:
@@ -365,6 +417,20 @@ def parse_key(key: str, argument: str | None = None, option: str = "--set") -> K
     return tuple(path)
 
 
+def looks_secret(path: KeyPath) -> bool:
+    """Tell whether the key at ``path`` is named like a secret value (``database.password``).
+
+    The name that counts is the last mapping key of the path, so ``tokens[0]`` counts as
+    ``tokens``. Names that only refer to a secret kept elsewhere, such as ``existingSecret``,
+    ``passwordKey`` and ``secretName``, do not count.
+    """
+    names = [part for part in path if isinstance(part, str)]
+    if not names:
+        return False
+    name = names[-1]
+    return bool(_SECRET_WORD.search(name)) and not _SECRET_REFERENCE.search(name)
+
+
 def format_key(path: KeyPath) -> str:
     """Write a key path the way ``--set`` reads it, escaping dots inside keys."""
     text = ""
@@ -447,6 +513,18 @@ def _delete_child(node: Any, part: str | int) -> None:
             node[part] = None
     else:
         node.pop(part, None)
+
+
+def _value_at(node: Any, path: KeyPath) -> Any:
+    """Return the value at ``path``, or None where the path leaves the values."""
+    for part in path:
+        if isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                return None
+        elif not isinstance(node, dict):
+            return None
+        node = _get_child(node, part)
+    return node
 
 
 def _without_nulls(value: Any) -> Any:

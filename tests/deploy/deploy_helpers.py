@@ -210,11 +210,6 @@ FILLED_VALUES = {
     },
     "aks": {
         "image": {"repository": "acme.azurecr.io/taskora"},
-        "serviceAccount": {
-            "annotations": {
-                "azure.workload.identity/client-id": "5f1c7a2e-0d3b-4c9e-8a61-2b7d9e4f0c13"
-            }
-        },
         "azureKeyVault": {
             "keyvaultName": "acme-vault",
             "tenantId": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",

@@ -254,6 +254,84 @@ def test_aks_key_vault_secret_provider(helm_path: Path) -> None:
         assert volume["csi"]["volumeAttributes"] == {"secretProviderClass": "taskora-key-vault"}
 
 
+CLIENT_ID = "5f1c7a2e-0d3b-4c9e-8a61-2b7d9e4f0c13"
+CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"
+
+
+def test_aks_client_id_set_once(helm_path: Path) -> None:
+    documents = render(helm_path, "aks", "--set", f"azureKeyVault.clientId={CLIENT_ID}")
+
+    provider = only(documents, "SecretProviderClass")
+    assert provider["spec"]["parameters"]["clientID"] == CLIENT_ID
+    for name in ("taskora", "taskora-migration"):
+        annotations = only(documents, "ServiceAccount", name)["metadata"]["annotations"]
+        assert annotations[CLIENT_ID_ANNOTATION] == CLIENT_ID
+
+
+def test_aks_client_id_keeps_other_annotations(helm_path: Path) -> None:
+    documents = render(
+        helm_path,
+        "aks",
+        "--set",
+        f"azureKeyVault.clientId={CLIENT_ID}",
+        "--set",
+        "serviceAccount.annotations.example\\.com/team=tasks",
+    )
+
+    annotations = only(documents, "ServiceAccount", "taskora")["metadata"]["annotations"]
+    assert annotations == {CLIENT_ID_ANNOTATION: CLIENT_ID, "example.com/team": "tasks"}
+
+
+def test_aks_same_client_id_twice_accepted(helm_path: Path) -> None:
+    documents = render(
+        helm_path,
+        "aks",
+        "--set",
+        f"azureKeyVault.clientId={CLIENT_ID}",
+        "--set",
+        f"serviceAccount.annotations.azure\\.workload\\.identity/client-id={CLIENT_ID}",
+    )
+
+    annotations = only(documents, "ServiceAccount", "taskora")["metadata"]["annotations"]
+    assert annotations == {CLIENT_ID_ANNOTATION: CLIENT_ID}
+
+
+def test_aks_different_client_ids_rejected(helm_path: Path) -> None:
+    stderr = template_error(
+        helm_path,
+        "-f",
+        str(INSTALL_CASES["aks"]),
+        "--set",
+        f"azureKeyVault.clientId={CLIENT_ID}",
+        "--set",
+        "serviceAccount.annotations.azure\\.workload\\.identity/client-id=other-id",
+    )
+
+    assert (
+        "serviceAccount.annotations.azure\\.workload\\.identity/client-id (other-id) differs from "
+        f"azureKeyVault.clientId ({CLIENT_ID}), but the pods and the Key Vault driver must use "
+        "one managed identity. Remove the annotation: the chart sets it from "
+        "azureKeyVault.clientId, for example with --set "
+        "'serviceAccount.annotations.azure\\.workload\\.identity/client-id=null'."
+    ) in stderr
+
+
+def test_client_id_annotation_without_key_vault(helm_path: Path) -> None:
+    """Without Key Vault, workload identity still works from the annotation alone."""
+    documents = render(
+        helm_path,
+        "aks",
+        "--set",
+        "azureKeyVault.enabled=false",
+        "--set",
+        f"serviceAccount.annotations.azure\\.workload\\.identity/client-id={CLIENT_ID}",
+    )
+
+    annotations = only(documents, "ServiceAccount", "taskora")["metadata"]["annotations"]
+    assert annotations == {CLIENT_ID_ANNOTATION: CLIENT_ID}
+    assert not [doc for doc in documents if doc["kind"] == "SecretProviderClass"]
+
+
 def test_doks_load_balancer_annotations(helm_path: Path) -> None:
     clusterip = only(render(helm_path, "doks"), "Service")
     loadbalancer = only(

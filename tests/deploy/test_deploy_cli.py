@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import sys
@@ -27,6 +28,8 @@ from taskora.cli import deploy as deploy_cli
 from taskora.deploy import assets
 
 Run = Callable[[Sequence[str]], CliResult]
+
+EXPLAIN_HEADING = "# Each value as JSON, then the layer that set it (later layers win)"
 
 
 @dataclass(frozen=True)
@@ -239,11 +242,94 @@ def test_explain_prints_sources(
 
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "# Source of each value (later layers win)"
-    assert lines[1] == "replicaCount: --set"
-    assert f"ingress.className: profile doks ({assets.PROFILES_DIR / 'doks.yaml'})" in lines
-    assert "image.pullPolicy: chart defaults" in lines
+    assert lines[0] == EXPLAIN_HEADING
+    assert lines[1] == "replicaCount: 3  # --set"
+    assert (
+        f'ingress.className: "nginx"  # profile doks ({assets.PROFILES_DIR / "doks.yaml"})' in lines
+    )
+    assert 'image.pullPolicy: "IfNotPresent"  # chart defaults' in lines
     assert not (tmp_path / "argv.json").exists()
+
+
+def test_explain_value_types_differ(run_taskora: Run) -> None:
+    result = run_taskora(
+        [
+            "deploy",
+            "--cloud",
+            "doks",
+            "--explain",
+            "--set",
+            "ingress.annotations.a=7200",
+            "--set-string",
+            "ingress.annotations.b=7200",
+            "--set",
+            "imagePullSecrets={regcred}",
+        ]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "ingress.annotations.a: 7200  # --set" in lines
+    assert 'ingress.annotations.b: "7200"  # --set-string' in lines
+    assert 'imagePullSecrets: ["regcred"]  # --set' in lines
+
+
+def test_explain_masks_secret_values(run_taskora: Run) -> None:
+    result = run_taskora(
+        [
+            "deploy",
+            "--cloud",
+            "doks",
+            "--explain",
+            "--set",
+            "database.password=hunter2,redis.token=abc123,dapr.appTokenSecret=taskora-token",
+        ]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "database.password: <hidden: the key looks like a secret>  # --set" in lines
+    assert "redis.token: <hidden: the key looks like a secret>  # --set" in lines
+    # Keys that only name a Secret, or a key inside one, keep their value.
+    assert 'dapr.appTokenSecret: "taskora-token"  # --set' in lines
+    assert (
+        f'database.existingSecret: "taskora-database"  '
+        f"# profile doks ({assets.PROFILES_DIR / 'doks.yaml'})"
+    ) in lines
+    assert 'database.passwordKey: "password"  # chart defaults' in lines
+    assert "serviceAccount.automountToken: false  # chart defaults" in lines
+    assert "hunter2" not in result.stdout
+    assert "abc123" not in result.stdout
+
+
+def test_explain_json_values(run_taskora: Run) -> None:
+    result = run_taskora(
+        [
+            "deploy",
+            "--cloud",
+            "doks",
+            "--explain",
+            "--json",
+            "--set",
+            "replicaCount=3,database.password=hunter2",
+        ]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    rows = {row["key"]: row for row in json.loads(result.stdout)}
+    assert rows["replicaCount"] == {
+        "key": "replicaCount",
+        "value": 3,
+        "source": "--set",
+        "masked": False,
+    }
+    assert rows["database.password"] == {
+        "key": "database.password",
+        "value": "<hidden: the key looks like a secret>",
+        "source": "--set",
+        "masked": True,
+    }
+    assert "hunter2" not in result.stdout
 
 
 @pytest.mark.parametrize("extra", [[], ["--dry-run"]], ids=["alone", "with-dry-run"])
@@ -258,7 +344,7 @@ def test_explain_runs_no_helm(
 
     assert result.exit_code == 0, result.stderr
     assert not (tmp_path / "argv.json").exists()
-    assert result.stdout.startswith("# Source of each value (later layers win)\n")
+    assert result.stdout.startswith(EXPLAIN_HEADING + "\n")
     assert "# Merged values" not in result.stdout
     assert "# Manifests rendered by helm template" not in result.stdout
     assert "Release" not in result.stdout
@@ -274,9 +360,10 @@ def test_explain_without_helm_installed(
     result = run_taskora(["deploy", "--cloud", "aks", "--explain"])
 
     assert result.exit_code == 0, result.stderr
-    assert f"image.repository: profile aks ({assets.PROFILES_DIR / 'aks.yaml'})" in (
-        result.stdout.splitlines()
-    )
+    assert (
+        f'image.repository: "replace-me.azurecr.io/taskora"  '
+        f"# profile aks ({assets.PROFILES_DIR / 'aks.yaml'})"
+    ) in result.stdout.splitlines()
 
 
 def test_schema_rejects_unknown_key(run_taskora: Run, real_helm: Path) -> None:
@@ -536,9 +623,9 @@ def test_cloud_name_any_case_explain(run_taskora: Run) -> None:
     result = run_taskora(["deploy", "--cloud", "DOKS", "--explain"])
 
     assert result.exit_code == 0, result.stderr
-    assert f"ingress.className: profile doks ({assets.PROFILES_DIR / 'doks.yaml'})" in (
-        result.stdout.splitlines()
-    )
+    assert (
+        f'ingress.className: "nginx"  # profile doks ({assets.PROFILES_DIR / "doks.yaml"})'
+    ) in result.stdout.splitlines()
 
 
 def test_unknown_cloud_keeps_spelling(run_taskora: Run) -> None:

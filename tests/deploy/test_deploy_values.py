@@ -9,13 +9,22 @@ import pytest
 
 from taskora.deploy import assets
 from taskora.deploy.errors import DeployError
-from taskora.deploy.plan import DeployRequest, apply, build_plan, check_no_placeholders
+from taskora.deploy.plan import (
+    DeployRequest,
+    apply,
+    build_plan,
+    check_no_placeholders,
+    merge_request_values,
+)
 from taskora.deploy.values import (
+    MASKED_VALUE,
     SET_STRING_SOURCE,
     SetValue,
     ValueLayer,
+    ValueOrigin,
     format_key,
     load_values_file,
+    looks_secret,
     merge_values,
     parse_key,
     parse_set_arguments,
@@ -474,3 +483,72 @@ def test_set_string_error_names_option() -> None:
         "--set-string replicaCount=2"
     )
     assert error.value.exit_code == ExitCode.USAGE
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (("database", "password"), True),
+        (("redis", "token"), True),
+        (("azure", "clientSecret"), True),
+        (("service", "apiKey"), True),
+        (("tls", "privateKey"), True),
+        (("tokens", 0), True),
+        (("database", "existingSecret"), False),
+        (("database", "passwordKey"), False),
+        (("dapr", "appTokenSecret"), False),
+        (("ingress", "tls", "secretName"), False),
+        (("imagePullSecrets",), False),
+        (("azureKeyVault", "secrets", 0, "objectName"), False),
+        (("serviceAccount", "automountToken"), True),
+        (("replicaCount",), False),
+    ],
+)
+def test_looks_secret_names(path: tuple[str | int, ...], expected: bool) -> None:
+    assert looks_secret(path) is expected
+
+
+def test_origins_mask_secret_values() -> None:
+    merged = merge_values(
+        [ValueLayer("base", {"database": {"password": "hunter2", "passwordKey": "password"}})],
+        [SetValue(path=("serviceAccount", "automountToken"), value=False)],
+    )
+
+    assert merged.origins() == [
+        ValueOrigin("database.password", MASKED_VALUE, "base", masked=True),
+        ValueOrigin("database.passwordKey", "password", "base"),
+        ValueOrigin("serviceAccount.automountToken", False, "--set"),
+    ]
+
+
+def test_origins_list_elements_set_by_index() -> None:
+    merged = merge_values(
+        [ValueLayer("base", {"items": ["a", "b"]})],
+        [SetValue(path=("items", 3), value="d")],
+    )
+
+    assert merged.origins() == [
+        ValueOrigin("items", ["a", "b", None, "d"], "base"),
+        ValueOrigin("items[3]", "d", "--set"),
+    ]
+
+
+def placeholder_table(text: str) -> dict[str, list[str]]:
+    """Read the "Keys to set" table of docs/deploy.md: each profile and its keys, in order."""
+    table: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) == 2 and cells[0].strip("`") in assets.known_clouds():
+            table[cells[0].strip("`")] = [key.strip().strip("`") for key in cells[1].split(",")]
+    return table
+
+
+def test_docs_list_each_profile_placeholder() -> None:
+    """The docs list exactly the keys, in the order that a deploy's error names them."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text("utf-8")
+    table = placeholder_table(docs)
+
+    assert sorted(table) == sorted(assets.known_clouds())
+    for cloud in assets.known_clouds():
+        merged = merge_request_values(DeployRequest(cloud=cloud))
+        assert table[cloud] == merged.placeholder_keys(), cloud

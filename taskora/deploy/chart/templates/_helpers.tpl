@@ -108,6 +108,21 @@ Name of the ServiceAccount the pods run as.
 {{- end }}
 
 {{/*
+Annotations of the ServiceAccounts, as YAML: serviceAccount.annotations, plus AKS's
+azure.workload.identity/client-id taken from azureKeyVault.clientId when Key Vault is on,
+so that the client ID is written once for both the pods' identity and the Key Vault driver.
+*/}}
+{{- define "taskora.serviceAccountAnnotations" -}}
+{{- $annotations := deepCopy (.Values.serviceAccount.annotations | default dict) }}
+{{- if and .Values.azureKeyVault.enabled .Values.azureKeyVault.clientId }}
+{{- $_ := set $annotations "azure.workload.identity/client-id" .Values.azureKeyVault.clientId }}
+{{- end }}
+{{- with $annotations }}
+{{- toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
 Name of a component of the release, such as "taskora-postgresql", cut to 63 characters.
 */}}
 {{- define "taskora.componentName" -}}
@@ -362,6 +377,10 @@ combinations of keys, and idle timeouts that would cut event streams between pin
 {{- if .Values.azureKeyVault.enabled }}
 {{- if or (not .Values.azureKeyVault.keyvaultName) (not .Values.azureKeyVault.tenantId) (not .Values.azureKeyVault.clientId) }}
 {{- fail "azureKeyVault.enabled needs azureKeyVault.keyvaultName, azureKeyVault.tenantId and azureKeyVault.clientId: set all three." }}
+{{- end }}
+{{- $annotated := get (.Values.serviceAccount.annotations | default dict) "azure.workload.identity/client-id" }}
+{{- if and $annotated .Values.azureKeyVault.clientId (ne (toString $annotated) (toString .Values.azureKeyVault.clientId)) }}
+{{- fail (printf "serviceAccount.annotations.azure\\.workload\\.identity/client-id (%v) differs from azureKeyVault.clientId (%v), but the pods and the Key Vault driver must use one managed identity. Remove the annotation: the chart sets it from azureKeyVault.clientId, for example with --set 'serviceAccount.annotations.azure\\.workload\\.identity/client-id=null'." $annotated .Values.azureKeyVault.clientId) }}
 {{- end }}
 {{- if not .Values.azureKeyVault.secrets }}
 {{- fail "azureKeyVault.enabled needs at least one entry in azureKeyVault.secrets, such as the database password." }}
