@@ -105,20 +105,51 @@ def test_delete_with_stale_if_match_keeps_task(client: httpx.Client) -> None:
     assert client.get(f"/api/tasks/{task_id}").status_code == 200
 
 
-def test_if_match_rejects_weak_or_garbled_tag(client: httpx.Client) -> None:
+def test_if_match_rejects_garbled_tag(client: httpx.Client) -> None:
     task_id = client.post("/api/tasks", json={"title": "x"}).json()["id"]
 
     response = client.patch(
-        f"/api/tasks/{task_id}", json={"title": "y"}, headers={"If-Match": 'W/"1"'}
+        f"/api/tasks/{task_id}", json={"title": "y"}, headers={"If-Match": '"1", v2'}
     )
 
     assert response.status_code == 422
     assert response.json()["errors"] == [
         {
             "field": "header.If-Match",
-            "message": 'invalid entity tag \'W/"1"\': send the task\'s ETag, such as "3"',
+            "message": "invalid entity tag 'v2': send the task's ETag, such as \"3\"",
         }
     ]
+
+
+def test_if_match_weak_tag_never_matches(client: httpx.Client) -> None:
+    task_id = client.post("/api/tasks", json={"title": "x"}).json()["id"]
+
+    response = client.patch(
+        f"/api/tasks/{task_id}", json={"title": "y"}, headers={"If-Match": 'W/"1"'}
+    )
+
+    assert response.status_code == 412
+    assert response.json()["detail"] == (
+        f'task {task_id} is at version 1, and a weak entity tag never matches; send "1": '
+        "fetch it again and reapply the change"
+    )
+    assert client.get(f"/api/tasks/{task_id}").json()["title"] == "x"
+
+
+def test_if_match_list_applies_when_one_matches(client: httpx.Client) -> None:
+    task_id = client.post("/api/tasks", json={"title": "x"}).json()["id"]
+
+    stale = client.patch(
+        f"/api/tasks/{task_id}", json={"title": "y"}, headers={"If-Match": '"7", W/"1"'}
+    )
+    listed = client.patch(
+        f"/api/tasks/{task_id}", json={"title": "y"}, headers={"If-Match": '"7", "1"'}
+    )
+
+    assert stale.status_code == 412
+    assert "is at version 1, not 7:" in stale.json()["detail"]
+    assert listed.status_code == 200
+    assert listed.json()["version"] == 2
 
 
 def test_idempotency_key_replays_first_response(

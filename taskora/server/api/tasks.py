@@ -57,7 +57,9 @@ SortParam = Literal[
     "-title",
 ]
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-ENTITY_TAG = re.compile(r'^\s*(?:"(\d{1,18})"|(\d{1,18}))\s*$')
+# One entity tag of an If-Match list: weak (W/"3"), strong ("3"), or a bare number, which
+# earlier clients sent and which is read as the strong tag.
+ENTITY_TAG = re.compile(r'^(W/)?(?:"(\d{1,18})"|(\d{1,18}))$')
 
 # Ids are 64-bit integers in both databases; a larger number is a 422, not a driver error.
 TaskId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The task's id.")]
@@ -93,17 +95,26 @@ def _task_response(task: TaskOut, status_code: int = 200, **headers: str) -> Res
     )
 
 
-def _expected_version(if_match: str | None) -> int | None:
-    """Return the version an If-Match header requires; None for no header or ``*``."""
+def _expected_version(if_match: str | None) -> frozenset[int] | None:
+    """Return the versions that an If-Match header accepts; None for no header or ``*``.
+
+    RFC 9110 section 13.1.1 compares If-Match with the strong function, under which a weak
+    tag never matches, so a list of weak tags alone accepts no version and the request
+    gets 412, as a stale tag does.
+    """
     if if_match is None or if_match.strip() == "*":
         return None
-    match = ENTITY_TAG.fullmatch(if_match)
-    if match is None:
-        raise InvalidParameter(
-            "header.If-Match",
-            f'invalid entity tag {if_match!r}: send the task\'s ETag, such as "3"',
-        )
-    return int(match.group(1) or match.group(2))
+    versions = set()
+    for item in if_match.split(","):
+        match = ENTITY_TAG.fullmatch(item.strip())
+        if match is None:
+            raise InvalidParameter(
+                "header.If-Match",
+                f'invalid entity tag {item.strip()!r}: send the task\'s ETag, such as "3"',
+            )
+        if match.group(1) is None:
+            versions.add(int(match.group(2) or match.group(3)))
+    return frozenset(versions)
 
 
 @router.post("", status_code=201, response_model=TaskOut)

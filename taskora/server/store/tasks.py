@@ -66,11 +66,17 @@ class TaskNotFound(Exception):
 class VersionConflict(Exception):
     """``If-Match`` named a version that the task no longer has."""
 
-    def __init__(self, task_id: int, expected: int, current: int) -> None:
-        super().__init__(
-            f"task {task_id} is at version {current}, not {expected}: "
-            "fetch it again and reapply the change"
-        )
+    def __init__(self, task_id: int, expected: frozenset[int], current: int) -> None:
+        if expected:
+            wanted = " or ".join(str(version) for version in sorted(expected))
+            reason = f"task {task_id} is at version {current}, not {wanted}"
+        else:
+            # Only weak tags, which never match under the strong comparison If-Match uses.
+            reason = (
+                f"task {task_id} is at version {current}, and a weak entity tag never "
+                f'matches; send "{current}"'
+            )
+        super().__init__(f"{reason}: fetch it again and reapply the change")
         self.task_id = task_id
         self.expected = expected
         self.current = current
@@ -304,9 +310,9 @@ def get_task(session: Session, user_id: int, task_id: int) -> TaskOut:
     return to_out(_load(session, user_id, task_id))
 
 
-def _check_version(task: Task, expected_version: int | None) -> None:
-    if expected_version is not None and expected_version != task.version:
-        raise VersionConflict(task.id, expected_version, task.version)
+def _check_version(task: Task, expected_versions: frozenset[int] | None) -> None:
+    if expected_versions is not None and task.version not in expected_versions:
+        raise VersionConflict(task.id, expected_versions, task.version)
 
 
 def _apply(task: Task, body: TaskUpdate, now: datetime) -> bool:
@@ -349,7 +355,7 @@ def update_task(
     user_id: int,
     task_id: int,
     body: TaskUpdate,
-    expected_version: int | None = None,
+    expected_version: frozenset[int] | None = None,
 ) -> TaskOut:
     """Apply the fields present in ``body``; a change that alters nothing emits no event."""
     task = _load(session, user_id, task_id, for_update=True)
@@ -464,7 +470,7 @@ def delete_task(
     session: Session,
     user_id: int,
     task_id: int,
-    expected_version: int | None = None,
+    expected_version: frozenset[int] | None = None,
     *,
     stop_series: bool = False,
 ) -> TaskOut | None:
