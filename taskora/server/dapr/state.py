@@ -24,6 +24,7 @@ from typing import Any
 
 from dapr.clients.grpc._state import Concurrency, StateOptions
 from grpc import StatusCode
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from taskora.server.dapr.sidecar import (
@@ -41,6 +42,8 @@ from taskora.server.store.idempotency import (
     KeyInProgress,
     KeyReused,
     StoredResponse,
+    find_response,
+    save_response,
 )
 
 logger = logging.getLogger(__name__)
@@ -65,6 +68,7 @@ class StateStoreIdempotency:
         self._sidecar = sidecar
         self._store = store
         self._database = database
+        self._lifetime = lifetime
         self._ttl_seconds = max(1, int(lifetime.total_seconds()))
 
     async def create_once(
@@ -72,6 +76,12 @@ class StateStoreIdempotency:
     ) -> IdempotentResult:
         state_key = self._state_key(user_id, key)
         existing = await self._get(state_key)
+        if existing is not None and existing[0].get("status") == DONE:
+            return self._answer_existing(existing[0], key, body_hash)
+        # A response that the state store could not take was kept in the database.
+        kept = await run_in_threadpool(self._find_kept, user_id, key, body_hash)
+        if kept is not None:
+            return IdempotentResult(kept, replayed=True)
         if existing is not None:
             return self._answer_existing(existing[0], key, body_hash)
 
@@ -89,8 +99,16 @@ class StateStoreIdempotency:
             await self._release(state_key, etag)
             raise
 
-        await self._complete(state_key, etag, body_hash, response, user_id)
+        await self._complete(state_key, etag, body_hash, response, user_id, key)
         return IdempotentResult(response, replayed=False)
+
+    def _find_kept(self, user_id: int, key: str, body_hash: str) -> StoredResponse | None:
+        with self._database.write() as session:
+            return find_response(session, user_id, key, body_hash, self._lifetime)
+
+    def _keep(self, user_id: int, key: str, body_hash: str, response: StoredResponse) -> None:
+        with self._database.write() as session:
+            save_response(session, user_id, key, body_hash, response)
 
     @staticmethod
     def _state_key(user_id: int, key: str) -> str:
@@ -150,6 +168,7 @@ class StateStoreIdempotency:
         body_hash: str,
         response: StoredResponse,
         user_id: int,
+        key: str,
     ) -> None:
         record = {
             "status": DONE,
@@ -165,15 +184,25 @@ class StateStoreIdempotency:
         else:
             cause = "the claim expired and another request took the key"
         if not saved:
-            # NOTE: the task exists but its key is not stored. A retry within the claim's TTL
-            # gets a conflict; a retry after it creates a second task.
+            # The task exists, so its response must be found by a retry, or the retry would
+            # create a second task once the claim expires: the database keeps it instead.
             logger.error(
-                "Storing the Idempotency-Key response of user %d failed after task %s was "
-                "created: %s",
+                "Storing the Idempotency-Key response of user %d in the state store failed "
+                "after task %s was created (%s); keeping it in the database",
                 user_id,
                 response.body.get("id"),
                 cause,
             )
+            try:
+                await run_in_threadpool(self._keep, user_id, key, body_hash, response)
+            except SQLAlchemyError:
+                logger.exception(
+                    "Keeping the Idempotency-Key response of user %d in the database failed "
+                    "too; a retry after %d s may create task %s again",
+                    user_id,
+                    CLAIM_TTL_SECONDS,
+                    response.body.get("id"),
+                )
 
     async def _release(self, state_key: str, etag: str) -> None:
         client = await self._sidecar.client()
