@@ -473,5 +473,5 @@ def write_secrets_file(path: Path, secrets: Mapping[str, str]) -> Path:
             f"cannot write the secrets file {path}: {error.strerror or error}. "
             "Check that its directory is writable."
         ) from None
-    logger.info("Wrote the secrets file %s with the keys %s", path, ", ".join(sorted(secrets)))
+    logger.info("Wrote the secrets file %s (keys: %s)", path, ", ".join(sorted(secrets)))
     return path

@@ -302,7 +302,8 @@ def _check_values(plan: DeployPlan, report: PreflightReport) -> None:
         report.add(
             "values",
             CheckStatus.FAILED,
-            f"{len(keys)} key(s) still contain {PLACEHOLDER_DESCRIPTION}: {', '.join(keys)}",
+            f"{len(keys)} {'key still contains' if len(keys) == 1 else 'keys still contain'} "
+            f"{PLACEHOLDER_DESCRIPTION}: {', '.join(keys)}",
             "set each with -f FILE or --set KEY=VALUE",
         )
     else:

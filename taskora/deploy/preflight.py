@@ -146,7 +146,10 @@ class PreflightError(DeployError):
 
     def __init__(self, report: PreflightReport) -> None:
         failures = report.failures
-        lines = [f"nothing deployed: {len(failures)} preflight check(s) failed"]
+        count = len(failures)
+        lines = [
+            f"nothing deployed: {count} preflight {'check' if count == 1 else 'checks'} failed"
+        ]
         for check in failures:
             lines.append(f"- {check.name}: {_end_sentence(check.detail)} Fix: {check.fix}")
         if report.unreachable:

@@ -40,7 +40,8 @@ def _describe_failure(url: str, error: SQLAlchemyError) -> str:
     reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
     return (
         f"cannot open the database {describe_url(url)}: {reason}. "
-        "Check --database-url (or TASKORA_DATABASE_URL) and that the database server runs."
+        "Check the URL (--database-url, TASKORA_DATABASE_URL, or in Dapr mode the secret "
+        "'database-url') and that the database server runs."
     )
 
 

@@ -227,7 +227,7 @@ def test_deploy_preflight_failure_runs_no_upgrade(
     assert result.exit_code == 1
     assert not any(call[:2] == ["helm", "upgrade"] for call in fake_cluster.calls())
     assert "  FAILED dapr: namespace dapr-system does not exist" in result.stderr.splitlines()
-    assert "Error: nothing deployed: 1 preflight check(s) failed" in result.stderr
+    assert "Error: nothing deployed: 1 preflight check failed" in result.stderr
     assert result.stdout == ""
 
 

@@ -506,7 +506,7 @@ def test_check_without_helm_json(
     assert checks["render"]["status"] == "skipped"
     error = json.loads(result.stderr)
     assert error["exit_code"] == 1
-    assert error["error"].startswith("nothing deployed: 1 preflight check(s) failed\n- helm: ")
+    assert error["error"].startswith("nothing deployed: 1 preflight check failed\n- helm: ")
 
 
 def test_dry_run_without_helm_still_fails(

@@ -392,7 +392,7 @@ def test_preflight_error_lists_every_failure(fake_cluster: FakeCluster) -> None:
         )
 
     lines = error.value.message.splitlines()
-    assert lines[0] == "nothing deployed: 3 preflight check(s) failed"
+    assert lines[0] == "nothing deployed: 3 preflight checks failed"
     assert [line.split(":")[0] for line in lines[1:]] == [
         "- dapr",
         "- secret taskora-database",
@@ -648,7 +648,7 @@ def test_check_command_unreachable_exit_code(
     result = run_taskora(["deploy", "--cloud", "doks", "-f", str(filled), "--check"])
 
     assert result.exit_code == 3
-    assert "Error: nothing deployed: 1 preflight check(s) failed" in result.stderr
+    assert "Error: nothing deployed: 1 preflight check failed" in result.stderr
     assert (
         "  FAILED cluster: the API server of context do-fra1-prod did not respond" in result.stderr
     )
@@ -668,7 +668,7 @@ def test_check_command_placeholder_and_schema(
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
     assert lines[1] == (
-        "  FAILED values: 4 key(s) still contain a profile placeholder ('replace-me' or "
+        "  FAILED values: 4 keys still contain a profile placeholder ('replace-me' or "
         "taskora.example.com): image.repository, database.host, redis.host, ingress.host"
     )
     assert lines[2].startswith("  FAILED render: helm template failed with exit code 1: ")

@@ -216,7 +216,7 @@ def test_failing_publisher_is_retried_while_writes_go_on(
 
     settings = Settings(data_dir=tmp_path, relay_poll_seconds=0.05)
     publisher = FlakyPublisher(failures=3)
-    caplog.set_level(logging.ERROR, logger="taskora.server.events.workers")
+    caplog.set_level(logging.INFO, logger="taskora.server.events.workers")
     upgrade(settings.resolved_database_url)
     database = Database(settings.resolved_database_url)
     with database.write() as session:
@@ -239,4 +239,14 @@ def test_failing_publisher_is_retried_while_writes_go_on(
     assert publisher.accepted == sorted(publisher.accepted)
     assert len(publisher.accepted) == 5
     assert unpublished == []
-    assert "The outbox relay failed (attempt 3); retrying in" in caplog.text
+    levels = {
+        record.getMessage().split(";")[0]: record.levelname
+        for record in caplog.records
+        if "failed (attempt" in record.getMessage()
+    }
+    assert levels == {
+        "The outbox relay failed (attempt 1)": "ERROR",
+        "The outbox relay failed (attempt 2)": "WARNING",
+        "The outbox relay failed (attempt 3)": "WARNING",
+    }
+    assert "The outbox relay recovered after 3 failed attempts" in caplog.text

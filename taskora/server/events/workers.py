@@ -81,8 +81,9 @@ class BackgroundWorker:
                         "The %s failed (attempt 1); retrying in %.1f s", self.name, delay
                     )
                 else:
-                    # The first failure's traceback is in the log; a retry adds one line.
-                    logger.error(
+                    # The first failure's traceback is in the log at ERROR; each retry
+                    # adds one WARNING line until the worker recovers.
+                    logger.warning(
                         "The %s failed (attempt %d); retrying in %.1f s: %s: %s",
                         self.name,
                         failures,

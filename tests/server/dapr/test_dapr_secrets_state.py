@@ -316,6 +316,9 @@ def test_unreachable_store_database_is_clear(tmp_path: Path, sidecar: TestSideca
     assert (
         f"cannot open the database postgresql://taskora@127.0.0.1:{closed_port}/taskora" in message
     )
-    assert "Check --database-url (or TASKORA_DATABASE_URL)" in message
+    assert (
+        "Check the URL (--database-url, TASKORA_DATABASE_URL, or in Dapr mode the secret 'database-url')"
+        in message
+    )
     assert "Traceback" not in message
     assert not (tmp_path / "config" / "taskora" / "config.toml").exists()

@@ -87,7 +87,10 @@ def upgrade() -> None:
     connection.exec_driver_sql(
         "INSERT INTO sqlite_sequence (name, seq) VALUES ('tasks', ?)", (highest,)
     )
-    logger.info("Rebuilt the tasks table with ids that are never reused, from %d on", highest)
+    logger.info(
+        "Rebuilt the tasks table so that task ids are never reused; the next one is %d",
+        highest + 1,
+    )
 
 
 def downgrade() -> None:
