@@ -397,6 +397,16 @@ def test_helm_test_hook_calls_readyz(helm_path: Path) -> None:
     assert container["command"][-1] == "http://taskora.taskora.svc:80/readyz"
 
 
+def test_registry_host_may_have_capitals(helm_path: Path) -> None:
+    documents = render(
+        helm_path, "dev", "--set", "image.repository=Registry.Example.com:5000/acme/taskora"
+    )
+    (deployment,) = [document for document in documents if document["kind"] == "Deployment"]
+
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.startswith("Registry.Example.com:5000/acme/taskora:")
+
+
 def test_recommended_labels(helm_path: Path) -> None:
     for document in render(helm_path, "dev"):
         labels = document["metadata"]["labels"]
@@ -446,6 +456,11 @@ def test_recommended_labels(helm_path: Path) -> None:
             ["--set", "inClusterPostgresql.enabled=true", "--set", "database.existingSecret="],
             "inClusterPostgresql.enabled needs database.existingSecret",
         ),
+        (
+            ["--set", "image.repository=registry.digitalocean.com/Acme/Taskora"],
+            'image.repository "registry.digitalocean.com/Acme/Taskora" has capital letters, '
+            'which image references do not allow: use "registry.digitalocean.com/acme/taskora"',
+        ),
     ],
     ids=[
         "nginx-timeout",
@@ -455,6 +470,7 @@ def test_recommended_labels(helm_path: Path) -> None:
         "proxy-instance",
         "grace-period",
         "dev-password",
+        "image-capitals",
     ],
 )
 def test_chart_rejects_combinations(helm_path: Path, args: list[str], message: str) -> None:

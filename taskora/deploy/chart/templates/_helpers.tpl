@@ -354,6 +354,12 @@ combinations of keys, and idle timeouts that would cut event streams between pin
 {{- if and .Values.gkeBackendConfig.enabled (le (float64 .Values.gkeBackendConfig.timeoutSec) $ping) }}
 {{- fail (printf "gkeBackendConfig.timeoutSec is %v seconds, which does not exceed config.ssePingSeconds (%v), so the load balancer would end every event stream. %s" .Values.gkeBackendConfig.timeoutSec $ping $fix) }}
 {{- end }}
+{{- /* The path of an image reference is lowercase (OCI distribution spec); only the
+registry host may have capitals. */}}
+{{- $path := regexReplaceAll "^[^/]*[.:][^/]*/" .Values.image.repository "" }}
+{{- if ne $path (lower $path) }}
+{{- fail (printf "image.repository %q has capital letters, which image references do not allow: use %q" .Values.image.repository (lower .Values.image.repository)) }}
+{{- end }}
 {{- if and .Values.cloudSqlProxy.enabled .Values.inClusterPostgresql.enabled }}
 {{- fail "cloudSqlProxy.enabled and inClusterPostgresql.enabled are both true: choose one database. Set --set inClusterPostgresql.enabled=false to use Cloud SQL." }}
 {{- end }}
