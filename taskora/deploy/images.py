@@ -260,7 +260,9 @@ def _build_error(error: Exception, request: BuildRequest) -> DeployError:
     last_line = (
         output.splitlines()[-1] if output else f"exit code {getattr(error, 'return_code', '?')}"
     )
-    logger.error("docker buildx build failed: %s", last_line)
+    # The DeployError returned below is what the command prints, so the log only keeps
+    # the raw line at DEBUG.
+    logger.debug("docker buildx build failed: %s", last_line)
     # The docker CLI's own message has already been streamed to stderr with the build log,
     # so these two errors say what to do without repeating it.
     if _NO_BUILDX.search(output):
