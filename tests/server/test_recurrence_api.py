@@ -366,3 +366,38 @@ def test_new_rule_starts_new_series(client: httpx.Client) -> None:
         None,
         None,
     )
+
+
+def test_stored_broken_rule_stops_no_other_series(
+    api_server: LiveServer, client: httpx.Client
+) -> None:
+    """A rule stored before the current validation is logged and retried, not marked done."""
+    from sqlalchemy import text
+
+    from taskora.config import Settings
+    from taskora.server.store.database import Database
+
+    good = daily_task(client, tomorrow_at_nine_berlin())
+    bad = daily_task(client, tomorrow_at_nine_berlin())
+    for task in (good, bad):
+        client.post(f"/api/tasks/{task['id']}/complete")
+        lose_follower(api_server, task["id"])
+    server = api_server.server
+    settings = Settings(database_url=server.database_url, data_dir=server.home / "data" / "taskora")
+    database = Database(settings.resolved_database_url)
+    try:
+        with database.write() as session:
+            session.execute(
+                text("UPDATE tasks SET recurrence_rule = 'FREQ=MONTHLY;BYDAY=9FR' WHERE id = :id"),
+                {"id": bad["id"]},
+            )
+    finally:
+        database.dispose()
+
+    first = client.post("/api/recurrence/check").json()
+    second = client.post("/api/recurrence/check").json()
+
+    assert first == {"examined": 2, "created": 1}
+    assert second == {"examined": 1, "created": 0}
+    assert [member["occurrence"] for member in series(client, good["id"])] == [1, 2]
+    assert f"Task {bad['id']} has a recurrence rule that cannot be evaluated" in server.log

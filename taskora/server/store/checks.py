@@ -74,14 +74,15 @@ def repair_series(session: Session, user_id: int, now: datetime, limit: int) -> 
     )
     created = 0
     for batch in _batches(candidates):
-        created += _create_successors(
+        made, failed = _create_successors(
             session, _newest_without_successor(session, batch), user_id, now
         )
+        created += made
         # Handled: the next occurrence exists now, a later task of the series already
-        # follows, or the series has ended.
+        # follows, or the series has ended. A rule that failed stays for the next check.
         session.execute(
             update(Task)
-            .where(Task.id.in_([task.id for task in batch]))
+            .where(Task.id.in_([task.id for task in batch if task.id not in failed]))
             .values(next_occurrence_done=True)
             .execution_options(synchronize_session=False)
         )
@@ -115,23 +116,30 @@ def _newest_without_successor(session: Session, tasks: Sequence[Task]) -> list[T
     ]
 
 
-def _create_successors(session: Session, tasks: Sequence[Task], user_id: int, now: datetime) -> int:
+def _create_successors(
+    session: Session, tasks: Sequence[Task], user_id: int, now: datetime
+) -> tuple[int, set[int]]:
+    """Create the next occurrences of ``tasks``; return how many, and the ids whose rule
+    could not be evaluated."""
     planned: dict[int, tuple[dict[str, Any], list[str]]] = {}
+    failed: set[int] = set()
     for task in tasks:
         try:
             values = plan_next_occurrence(task, now)
         except (ValueError, IndexError):
-            # Only a rule stored before today's validation can fail here; the others go on.
+            # Only a rule stored before the current validation can fail here; the others
+            # go on, and this one is tried again by the next check.
             logger.exception(
                 "Task %d has a recurrence rule that cannot be evaluated: %r; fix or remove it",
                 task.id,
                 task.recurrence_rule,
             )
+            failed.add(task.id)
             continue
         if values is not None:
             planned[task.id] = (values, task.tags)
     if not planned:
-        return 0
+        return 0, failed
 
     returned = bulk_insert(
         session,
@@ -155,7 +163,7 @@ def _create_successors(session: Session, tasks: Sequence[Task], user_id: int, no
     skipped = len(planned) - len(inserted)
     if skipped:
         logger.info("%d next occurrences already existed; another check created them", skipped)
-    return len(inserted)
+    return len(inserted), failed
 
 
 def send_due_reminders(session: Session, user_id: int, now: datetime, limit: int) -> CheckResult:
