@@ -68,14 +68,15 @@ def _insert_unnest(
     arrays = ", ".join(
         f"%({column.key})b::{column.type.compile(dialect=dialect)}[]" for column in columns
     )
+    quote = dialect.identifier_preparer.quote
     sql = (
-        f"INSERT INTO {table.name} ({', '.join(column.name for column in columns)}) "
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(column.name) for column in columns)}) "
         f"SELECT * FROM unnest({arrays})"
     )
     if skip_conflicts:
         sql += " ON CONFLICT DO NOTHING"
     if returning:
-        sql += " RETURNING " + ", ".join(returning)
+        sql += " RETURNING " + ", ".join(quote(name) for name in returning)
     parameters = {}
     for column in columns:
         processor = column.type.bind_processor(dialect)
