@@ -95,7 +95,7 @@ def check_duration(text: str) -> str:
     return normalized
 
 
-# The longest reminder offset: 365 days of 24 hours.
+# The maximum reminder offset: 365 days of 24 hours.
 MAX_REMINDER_SECONDS = 365 * 86400
 
 
@@ -216,8 +216,8 @@ def _check_rule_parts(rule: str) -> None:
     """Reject what RFC 5545 section 3.3.10 forbids and dateutil lets through or crashes on.
 
     dateutil ignores a repeated part, an ordinal on BYDAY in a weekly rule and a lone
-    BYSETPOS, and accepts a ninth Friday or a negative INTERVAL only to fail while
-    producing dates, so each is checked here with a message that names the part.
+    BYSETPOS. It accepts a ninth Friday or a negative INTERVAL, then fails while producing
+    dates. So each case is checked here, with a message that names the part.
     """
     parts: dict[str, str] = {}
     for part in rule.split(";"):

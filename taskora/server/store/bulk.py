@@ -31,7 +31,7 @@ def bulk_insert(
     """Insert ``rows`` (all with the same keys) into ``table``.
 
     With ``skip_conflicts`` a row that breaks a unique constraint is left out instead of
-    failing the statement, as ``ON CONFLICT DO NOTHING`` does; ``returning`` names the
+    failing the statement, as ``ON CONFLICT DO NOTHING`` does. ``returning`` names the
     columns to return for each inserted row, so the caller learns which rows went in.
     """
     if not rows:

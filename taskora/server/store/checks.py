@@ -92,9 +92,9 @@ def repair_series(session: Session, user_id: int, now: datetime, limit: int) -> 
 def _newest_without_successor(session: Session, tasks: Sequence[Task]) -> list[Task]:
     """Keep the tasks that have no successor and no later task in their series.
 
-    Two lookups by index per batch rather than anti-joins in the candidate query: with
-    statistics that lag behind a large check, PostgreSQL planned those anti-joins as hash
-    joins over the whole table, taking 40 ms even when no task was left to repair.
+    Two lookups by index per batch, not anti-joins in the candidate query. While its
+    statistics lagged behind a large check, PostgreSQL planned those anti-joins as hash
+    joins over the whole table, which took 40 ms even with no task left to repair.
     """
     ids = [task.id for task in tasks]
     followed = set(session.scalars(select(Task.previous_id).where(Task.previous_id.in_(ids))))
@@ -202,8 +202,8 @@ def _send_reminders(session: Session, tasks: Sequence[Task], user_id: int, now: 
     )
     claimed = sorted(row.task_id for row in returned)
 
-    # Disarm each task whose current reminder time has been sent, by this check or another;
-    # a task armed again for another time by a concurrent change keeps that time.
+    # Disarm each task whose current reminder time has been sent, by this check or another.
+    # A concurrent change that armed a task for another time keeps that time.
     session.execute(
         update(Task)
         .where(
