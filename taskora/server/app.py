@@ -84,19 +84,31 @@ async def _run_scheduled_checks(database: Database, events: EventPipeline, secon
     try:
         while True:
             await asyncio.sleep(seconds)
+            now = utc_now()
             try:
-                run = await run_in_threadpool(checks_store.run_due_checks, database, utc_now())
+                recurrence = await run_in_threadpool(
+                    checks_store.run_for_users,
+                    database,
+                    checks_store.repair_series,
+                    now,
+                    "scheduled recurrence check",
+                )
+                reminders = await run_in_threadpool(
+                    checks_store.run_for_users,
+                    database,
+                    checks_store.send_due_reminders,
+                    now,
+                    "scheduled reminder check",
+                )
             except SQLAlchemyError:
                 logger.exception("The scheduled checks failed; trying again in %g s", seconds)
                 continue
-            if run.created or run.sent:
+            if recurrence.created or reminders.created:
                 events.notify_commit()
                 logger.info(
-                    "Scheduled checks: next occurrences created: %d, reminders sent: %d, "
-                    "users with due work: %d",
-                    run.created,
-                    run.sent,
-                    run.users,
+                    "Scheduled checks: next occurrences created: %d, reminders sent: %d",
+                    recurrence.created,
+                    reminders.created,
                 )
     finally:
         logger.info("Scheduled checks stopped")

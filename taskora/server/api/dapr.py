@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from taskora.server.api.deps import DatabaseDep, EventsDep, SettingsDep
@@ -28,7 +25,6 @@ from taskora.server.domain.tasks import utc_now
 from taskora.server.events.deliveries import SubscriptionInbox
 from taskora.server.events.pipeline import EventPipeline
 from taskora.server.store import checks
-from taskora.server.store.checks import CheckResult
 from taskora.server.store.database import Database
 
 logger = logging.getLogger(__name__)
@@ -82,45 +78,13 @@ async def receive_task_event(request: Request) -> dict[str, str]:
     return {"status": str(status)}
 
 
-@dataclass(frozen=True)
-class BindingRun:
-    """The totals of one cron binding run over every user."""
-
-    users: int = 0
-    examined: int = 0
-    created: int = 0
-    failed_users: int = 0
-
-
-CheckFunction = Callable[[Session, int, datetime, int], CheckResult]
-
-
-def _run_for_every_user(database: Database, binding: str, check: CheckFunction) -> BindingRun:
-    """Run ``check`` for each user with due work in its own transaction, so one failure
-    stops no other."""
-    now = utc_now()
-    with database.read() as session:
-        user_ids = checks.users_with_due_work(session, now)
-
-    examined = created = failed = 0
-    for user_id in user_ids:
-        try:
-            with database.write() as session:
-                result = check(session, user_id, now, CHECK_LIMIT)
-        except SQLAlchemyError:
-            failed += 1
-            logger.exception("The %s run failed for user %d", binding, user_id)
-            continue
-        examined += result.examined
-        created += result.created
-    return BindingRun(len(user_ids), examined, created, failed)
-
-
 async def _run_binding(
-    binding: str, check: CheckFunction, database: Database, events: EventPipeline
+    binding: str, check: checks.CheckFunction, database: Database, events: EventPipeline
 ) -> JSONResponse:
     try:
-        run = await run_in_threadpool(_run_for_every_user, database, binding, check)
+        run = await run_in_threadpool(
+            checks.run_for_users, database, check, utc_now(), f"{binding} run", CHECK_LIMIT
+        )
     except SQLAlchemyError:
         # Dapr ignores the response of an input binding call, so the log is the only trace.
         logger.exception("The %s run failed: listing the users failed", binding)

@@ -9,7 +9,7 @@ event. A concurrent check that inserted a row first makes this one skip it, not 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -230,11 +230,17 @@ def _send_reminders(session: Session, tasks: Sequence[Task], user_id: int, now: 
     return len(claimed)
 
 
+CheckFunction = Callable[[Session, int, datetime, int], CheckResult]
+
+
 @dataclass(frozen=True)
-class ScheduledRun:
-    users: int
-    created: int
-    sent: int
+class UsersRun:
+    """The totals of one check run over every user with due work."""
+
+    users: int = 0
+    examined: int = 0
+    created: int = 0
+    failed_users: int = 0
 
 
 def users_with_due_work(session: Session, now: datetime) -> list[int]:
@@ -248,21 +254,26 @@ def users_with_due_work(session: Session, now: datetime) -> list[int]:
     return sorted(found)
 
 
-def run_due_checks(database: Database, now: datetime, limit: int = 10_000) -> ScheduledRun:
-    """Run both checks for every user with due work, one transaction per user and check.
+def run_for_users(
+    database: Database, check: CheckFunction, now: datetime, label: str, limit: int = 10_000
+) -> UsersRun:
+    """Run ``check`` for every user with due work, each in its own transaction.
 
-    Every replica may run this at the same moment: each check is idempotent, and one
-    user's failure is logged without stopping the others.
+    Every replica may run this at the same moment, because each check is idempotent. One
+    user's failure is logged as "The LABEL failed for user N" and stops no other.
     """
     with database.read() as session:
-        users = users_with_due_work(session, now)
-    created = sent = 0
-    for user_id in users:
+        user_ids = users_with_due_work(session, now)
+
+    examined = created = failed = 0
+    for user_id in user_ids:
         try:
             with database.write() as session:
-                created += repair_series(session, user_id, now, limit).created
-            with database.write() as session:
-                sent += send_due_reminders(session, user_id, now, limit).created
+                result = check(session, user_id, now, limit)
         except SQLAlchemyError:
-            logger.exception("The scheduled checks failed for user %d", user_id)
-    return ScheduledRun(users=len(users), created=created, sent=sent)
+            failed += 1
+            logger.exception("The %s failed for user %d", label, user_id)
+            continue
+        examined += result.examined
+        created += result.created
+    return UsersRun(len(user_ids), examined, created, failed)
