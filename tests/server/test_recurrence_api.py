@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from tests.conftest import LiveServer
 
@@ -141,11 +144,9 @@ def test_count_ends_series(client: httpx.Client) -> None:
     assert len(series(client, task["id"])) == 2
 
 
-def lose_follower(api_server: LiveServer, task_id: int) -> None:
-    """Delete the next occurrence of ``task_id`` behind the service's back, with SQL, as a
-    restore from an older backup or a failed import would leave it."""
-    from sqlalchemy import text
-
+@contextmanager
+def service_session(api_server: LiveServer) -> Iterator[Session]:
+    """Yield a write session on the service's database, to change it behind its back."""
     from taskora.config import Settings
     from taskora.server.store.database import Database
 
@@ -154,13 +155,20 @@ def lose_follower(api_server: LiveServer, task_id: int) -> None:
     database = Database(settings.resolved_database_url)
     try:
         with database.write() as session:
-            session.execute(text("DELETE FROM tasks WHERE previous_id = :id"), {"id": task_id})
-            session.execute(
-                text("UPDATE tasks SET next_occurrence_done = :done WHERE id = :id"),
-                {"done": False, "id": task_id},
-            )
+            yield session
     finally:
         database.dispose()
+
+
+def lose_follower(api_server: LiveServer, task_id: int) -> None:
+    """Delete the next occurrence of ``task_id`` behind the service's back, with SQL, as a
+    restore from an older backup or a failed import would leave it."""
+    with service_session(api_server) as session:
+        session.execute(text("DELETE FROM tasks WHERE previous_id = :id"), {"id": task_id})
+        session.execute(
+            text("UPDATE tasks SET next_occurrence_done = :done WHERE id = :id"),
+            {"done": False, "id": task_id},
+        )
 
 
 def test_check_repairs_missing_occurrence_once(
@@ -372,27 +380,16 @@ def test_stored_broken_rule_stops_no_other_series(
     api_server: LiveServer, client: httpx.Client
 ) -> None:
     """A rule stored before the current validation is logged and retried, not marked done."""
-    from sqlalchemy import text
-
-    from taskora.config import Settings
-    from taskora.server.store.database import Database
-
     good = daily_task(client, tomorrow_at_nine_berlin())
     bad = daily_task(client, tomorrow_at_nine_berlin())
     for task in (good, bad):
         client.post(f"/api/tasks/{task['id']}/complete")
         lose_follower(api_server, task["id"])
-    server = api_server.server
-    settings = Settings(database_url=server.database_url, data_dir=server.home / "data" / "taskora")
-    database = Database(settings.resolved_database_url)
-    try:
-        with database.write() as session:
-            session.execute(
-                text("UPDATE tasks SET recurrence_rule = 'FREQ=MONTHLY;BYDAY=9FR' WHERE id = :id"),
-                {"id": bad["id"]},
-            )
-    finally:
-        database.dispose()
+    with service_session(api_server) as session:
+        session.execute(
+            text("UPDATE tasks SET recurrence_rule = 'FREQ=MONTHLY;BYDAY=9FR' WHERE id = :id"),
+            {"id": bad["id"]},
+        )
 
     first = client.post("/api/recurrence/check").json()
     second = client.post("/api/recurrence/check").json()
@@ -400,4 +397,6 @@ def test_stored_broken_rule_stops_no_other_series(
     assert first == {"examined": 2, "created": 1}
     assert second == {"examined": 1, "created": 0}
     assert [member["occurrence"] for member in series(client, good["id"])] == [1, 2]
-    assert f"Task {bad['id']} has a recurrence rule that cannot be evaluated" in server.log
+    assert f"Task {bad['id']} has a recurrence rule that cannot be evaluated" in (
+        api_server.server.log
+    )
