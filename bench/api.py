@@ -1450,21 +1450,29 @@ def render_section(
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the API section of ``path`` between the markers, or append it."""
+def write_section(
+    path: Path, section: str, start_marker: str, end_marker: str, notes_marker: str | None = None
+) -> None:
+    """Replace the section of ``path`` from ``start_marker`` to ``end_marker``, or append it.
+
+    With ``notes_marker``, hand-written notes from that marker to the end marker are kept.
+    """
     if path.exists():
         current = path.read_text()
     else:
         current = "# Benchmarks\n\nMeasured figures of Taskora. Each section names the script and command that produced it.\n\n"
-    start = current.find(API_SECTION_START)
-    end = current.find(API_SECTION_END)
+    start = current.find(start_marker)
+    end = current.find(end_marker)
     if start != -1 and end != -1 and end > start:
-        updated = current[:start] + section + current[end + len(API_SECTION_END) :].lstrip("\n")
+        notes = current.find(notes_marker, start, end) if notes_marker else -1
+        if notes != -1:
+            section = section.replace(end_marker, current[notes:end] + end_marker)
+        updated = current[:start] + section + current[end + len(end_marker) :].lstrip("\n")
     else:
         updated = current.rstrip("\n") + "\n\n" + section
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(updated)
-    logger.info("Wrote the API section of %s", path)
+    logger.info("Wrote the section %s of %s", start_marker, path)
 
 
 # --------------------------------------------------------------------------------------
@@ -1542,7 +1550,7 @@ def main(argv: list[str]) -> int:
     section = render_section(reports, profile, command, started)
     print(section)
     if arguments.output is not None:
-        write_section(arguments.output, section)
+        write_section(arguments.output, section, API_SECTION_START, API_SECTION_END)
     logger.info("Finished in %.0f s", (datetime.now(UTC) - started).total_seconds())
     return 0
 

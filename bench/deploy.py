@@ -35,6 +35,9 @@ from pathlib import Path
 
 import yaml
 
+# bench/ is the script's directory, so it is first on sys.path and api.py imports as ``api``.
+from api import write_section
+
 logger = logging.getLogger("bench.deploy")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -197,17 +200,6 @@ def render(
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    current = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    start, end = current.find(SECTION_START), current.find(SECTION_END)
-    if start != -1 and end > start:
-        updated = current[:start] + section + current[end + len(SECTION_END) :].lstrip("\n")
-    else:
-        updated = current.rstrip("\n") + "\n\n" + section
-    path.write_text(updated)
-    logger.info("Wrote the deploy section of %s", path)
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repetitions", type=int, default=40, help="Measured rounds (default 40).")
@@ -255,7 +247,7 @@ def main(argv: list[str]) -> int:
     )
     print(section)
     if arguments.output:
-        write_section(arguments.output, section)
+        write_section(arguments.output, section, SECTION_START, SECTION_END)
     return 0
 
 

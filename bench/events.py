@@ -74,6 +74,7 @@ from api import (
     running,
     server_env,
     wait_for_quiet_machine,
+    write_section,
 )
 
 logger = logging.getLogger("bench.events")
@@ -1591,32 +1592,6 @@ def render_section(
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the events section of ``path`` between its markers, or append it at the end.
-
-    Hand-written notes from EVENTS_NOTES_START to the end marker are kept.
-    """
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = current.find(EVENTS_SECTION_START)
-    end = current.find(EVENTS_SECTION_END)
-    if start != -1 and end != -1 and end > start:
-        notes_start = current.find(EVENTS_NOTES_START, start, end)
-        if notes_start != -1:
-            section = section.replace(
-                EVENTS_SECTION_END, current[notes_start:end] + EVENTS_SECTION_END
-            )
-        updated = current[:start] + section + current[end + len(EVENTS_SECTION_END) :].lstrip("\n")
-    else:
-        updated = current.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(updated)
-    logger.info("Wrote the events section of %s", path)
-
-
-# --------------------------------------------------------------------------------------
-# Command line
-
-
 def measured_commit() -> str:
     """Return the commit of the checkout that the measured taskora package was imported from."""
     import taskora
@@ -1728,7 +1703,9 @@ def main(argv: list[str]) -> int:
     section = render_section(reports, profile, command, started, commit)
     print(section)
     if arguments.output is not None:
-        write_section(arguments.output, section)
+        write_section(
+            arguments.output, section, EVENTS_SECTION_START, EVENTS_SECTION_END, EVENTS_NOTES_START
+        )
     logger.info("Finished in %.0f s", (datetime.now(UTC) - started).total_seconds())
     return 0
 

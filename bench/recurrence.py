@@ -35,12 +35,15 @@ from api import (
     running,
     server_env,
     sqlite_databases,
+    write_section,
 )
 
 logger = logging.getLogger("bench.recurrence")
 
 SECTION_START = "<!-- recurrence:start -->"
 SECTION_END = "<!-- recurrence:end -->"
+# Hand-written notes from this marker to the end of the section survive a new run.
+NOTES_START = "<!-- recurrence:notes -->"
 DUE_TARGET_SECONDS = 5.0
 IDLE_TARGET_MS = 50.0
 IDLE_RUNS = 20
@@ -219,17 +222,6 @@ def render(results: list[dict], total: int, due: int, command: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    current = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    start, end = current.find(SECTION_START), current.find(SECTION_END)
-    if start != -1 and end > start:
-        updated = current[:start] + section + current[end + len(SECTION_END) :].lstrip("\n")
-    else:
-        updated = current.rstrip("\n") + "\n\n" + section
-    path.write_text(updated)
-    logger.info("Wrote the recurrence section of %s", path)
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10,000 tasks instead of 100,000.")
@@ -258,7 +250,7 @@ def main(argv: list[str]) -> int:
     section = render(results, total, due, "python bench/recurrence.py " + " ".join(argv))
     print(section)
     if arguments.output:
-        write_section(arguments.output, section)
+        write_section(arguments.output, section, SECTION_START, SECTION_END, NOTES_START)
     return 0
 
 
