@@ -155,7 +155,7 @@ def _localize(wall_clock: datetime, zone: tzinfo) -> datetime:
     attached = wall_clock.replace(tzinfo=zone, fold=0)
     moment = attached.astimezone(UTC).astimezone(zone)
     if moment.replace(tzinfo=None) != wall_clock:
-        # A repeating task keeps the time of day it starts with, so say what it became.
+        # A repeating task keeps the time of day it starts with, so warn about the time used.
         logger.warning(
             "%s does not exist in %s: the clocks move forward that day, so %s is used",
             wall_clock.strftime("%Y-%m-%d %H:%M"),
@@ -221,8 +221,8 @@ def _parse_iso(text: str, get_zone: Callable[[], tzinfo]) -> datetime | date:
 
 # --- reminder offsets -----------------------------------------------------------------
 
-# The longest reminder offset the CLI sends. For this limit a month counts as 31 days and a
-# year as 366, the longest they can be, so P1Y and P12M are over it while P365D is not.
+# The maximum reminder offset the CLI sends. For this limit a month counts as 31 days and a
+# year as 366, their maximum lengths, so P1Y and P12M exceed it while P365D does not.
 MAX_REMINDER_OFFSET = timedelta(days=365)
 
 REMINDER_FORMS = (

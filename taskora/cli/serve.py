@@ -197,7 +197,7 @@ def _run_beside_sidecar(settings: Settings, runner: ModuleType, sock: socket.soc
             logger.info("Database: %s", _describe_database(resolved))
         try:
             # A database URL from the secret store is migrated even with --no-migrate,
-            # because nobody could run `taskora db upgrade` on it before.
+            # because `taskora db upgrade` cannot read that URL to migrate it beforehand.
             if resolved.migrate_on_start or resolved.database_url != settings.database_url:
                 runner.prepare_database(resolved)
             else:

@@ -330,7 +330,7 @@ def check_preset(preset: str) -> None:
 def shorter_preset_errors(preset: str | None) -> Iterator[None]:
     """Replace the server's error for an unknown ``--every`` preset with a shorter one.
 
-    The server answers an unknown preset with the list of every form it accepts. The CLI
+    The server responds to an unknown preset with the list of every form it accepts. The CLI
     names the rejected text and points at ``--help``, which lists the same forms. Every
     other error passes unchanged.
     """
@@ -1350,7 +1350,7 @@ def rm(
 def deleted_message(
     task_id: int, *, repeats: bool, series: bool, follower: int | None = None
 ) -> str:
-    """Return the confirmation of ``rm``, which says what happened to a task's series."""
+    """Return the confirmation of ``rm``, which reports what happened to a task's series."""
     if not repeats:
         if series:
             return f"Deleted task {task_id}. It did not repeat, so there was no series to end."

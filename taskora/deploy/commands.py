@@ -1,6 +1,6 @@
 """Find and run the command-line tools that a deploy drives: ``helm`` and ``kubectl``.
 
-Every failure becomes a :class:`DeployError` whose exit code tells the kind of failure:
+Every failure becomes a :class:`DeployError` whose exit code gives the kind of failure:
 invalid values or a context that is not in the kubeconfig (2), an unreachable cluster (3),
 a missing release (5), a concurrent operation (6), or anything else (1), such as a rollout
 whose pods did not become ready.
@@ -61,7 +61,7 @@ _UNREACHABLE = re.compile(
     re.IGNORECASE,
 )
 # A request that ran out of time. For a short query (kubectl --request-timeout, helm status)
-# that means the server did not answer, but for a command that waits for a rollout
+# that means the server did not respond, but for a command that waits for a rollout
 # (helm upgrade --wait, helm rollback --wait) it means the pods did not become ready.
 _DEADLINE = re.compile(
     r"context deadline exceeded|Client\.Timeout exceeded",

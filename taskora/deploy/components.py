@@ -36,8 +36,8 @@ DEFAULT_SCHEDULE = "@every 1m"
 # own consumer group even outside Kubernetes, where {podName} has no pod to name.
 DEFAULT_CONSUMER_ID = "{uuid}"
 # Redis trims the task-events stream to about this many entries at each publish (XADD
-# MAXLEN ~), so it does not grow without bound and a new consumer group, which starts at
-# the stream's first entry, replays at most this many events.
+# MAXLEN ~), so it cannot grow without bound. A new consumer group starts at the stream's
+# first entry, so it replays at most this many events.
 DEFAULT_MAX_LEN_APPROX = 10000
 # Name of the secrets file in the run directory of `taskora serve --dapr`, beside (never
 # inside) its components directory. Older versions of `taskora dapr components` also wrote

@@ -40,7 +40,7 @@ _NO_ENGINE = re.compile(
     re.IGNORECASE,
 )
 # Without the buildx plugin, the docker CLI either rejects the buildx command or, where the
-# legacy builder takes `docker build` over, the first flag that only buildx knows.
+# legacy builder takes `docker build` over, the first flag that only buildx accepts.
 _NO_BUILDX = re.compile(
     r"unknown command: docker buildx|'buildx' is not a docker command|unknown flag: --progress"
 )
@@ -161,7 +161,7 @@ def registry_lookup(reference: str, client: DockerClient | None = None) -> tuple
     """Look ``reference`` up with ``docker manifest inspect``, which queries the registry only.
 
     Returns ``(True, "")`` when found, ``(False, reason)`` when the registry reports that it does
-    not exist, and ``(None, reason)`` when this cannot be told.
+    not exist, and ``(None, reason)`` when that cannot be determined.
     """
     from python_on_whales import DockerClient
     from python_on_whales.client_config import ClientNotFoundError
@@ -264,7 +264,7 @@ def _build_error(error: Exception, request: BuildRequest) -> DeployError:
     # the raw line at DEBUG.
     logger.debug("docker buildx build failed: %s", last_line)
     # The docker CLI's own message has already been streamed to stderr with the build log,
-    # so these two errors say what to do without repeating it.
+    # so these two errors give the fix without repeating it.
     if _NO_BUILDX.search(output):
         return DeployError(
             "the docker buildx plugin is not installed: install it (the docker-buildx-plugin "

@@ -348,7 +348,7 @@ def _walk_secret_references(
 def _check_tools(preflight: PreflightInput, report: PreflightReport) -> Path | None:
     """Check the versions of helm and kubectl. Returns kubectl, or None if a tool is unusable."""
     if preflight.helm_error:
-        # The fix already says how to install helm, so the detail leaves that part out.
+        # The fix already explains how to install helm, so the detail leaves that part out.
         detail = preflight.helm_error.removesuffix(f": {helm.INSTALL_HINT}")
         report.add("helm", CheckStatus.FAILED, detail, helm.INSTALL_HINT)
         helm_ok = False

@@ -63,7 +63,7 @@ _SECRET_WORD = re.compile(
 # secretName names the Secret to create, and azureKeyVault.secrets lists Key Vault names.
 # apiKey, privateKey and clientSecret are secrets themselves.
 _SECRET_REFERENCE = re.compile(r"(?<!api)(?<!private)Key$|(?<!client)Secrets?$|Name$|^secrets$")
-# What --explain prints in place of a value that may be secret.
+# Text that --explain prints in place of a value that may be secret.
 MASKED_VALUE = "<hidden: the key looks like a secret>"
 
 _INDEX_SUFFIX = re.compile(r"\[(\d+)\]")

@@ -47,7 +47,7 @@ PrepareDatabase = Callable[[Settings], None]
 
 
 class ServiceStartError(Exception):
-    """The service cannot start; the message says what failed and what to do."""
+    """Error raised when the service cannot start; the message names the cause and the fix."""
 
 
 def load_service_key(database: Database, name: str) -> bytes:

@@ -187,8 +187,8 @@ class _StartFailureReport:
     """An ASGI wrapper that keeps a :class:`ServiceStartError` of the start-up for the runner.
 
     Starlette sends the start-up failure's traceback to uvicorn, which logs it. For an
-    expected failure, such as a sidecar that is not ready, the message alone says what to
-    do, so the wrapper sends an empty failure message and the runner raises the error.
+    expected failure, such as a sidecar that is not ready, the message alone gives the fix,
+    so the wrapper sends an empty failure message and the runner raises the error.
     """
 
     def __init__(self, app: Any) -> None:

@@ -244,7 +244,7 @@ def test_reminder_check_singular(user: Cli) -> None:
 def test_show_next_dates_failure_exits_nonzero(
     runner: CliRunner, cli: typer.Typer, scripted_server: ScriptedServer
 ) -> None:
-    """The scripted server stands in for a server whose occurrences route fails (503)."""
+    """The scripted server replaces one whose occurrences route fails (503)."""
     task = make_task(
         3,
         "Gym",

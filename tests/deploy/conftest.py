@@ -63,7 +63,7 @@ def run_taskora(
 
 @pytest.fixture
 def fake_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeCluster:
-    """Fake helm, kubectl and docker first on ``PATH``, with no scripted answers yet.
+    """Fake helm, kubectl and docker first on ``PATH``, with no scripted replies yet.
 
     No cluster, registry or Docker engine runs on the test machine: see ``fake_cluster.py``.
     ``TASKORA_HELM`` and ``TASKORA_KUBECTL`` are removed so that ``PATH`` decides.

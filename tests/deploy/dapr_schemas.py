@@ -1,6 +1,6 @@
 """JSON schemas of the custom resources the chart renders, and checks between their fields.
 
-kubernetes-validate knows only built-in kinds, so these schemas cover the rest. The Dapr
+kubernetes-validate checks only built-in kinds, so these schemas cover the rest. The Dapr
 ones follow the Component, Configuration and Resiliency CRDs of Dapr 1.14 to 1.16 (the
 ``dapr.io/v1alpha1`` API) and are stricter than the CRDs where the chart's contract is:
 every Dapr resource must list scopes, and a metadata item has a value or a secretKeyRef,
@@ -309,7 +309,7 @@ SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
     ("secrets-store.csi.x-k8s.io/v1", "SecretProviderClass"): SECRET_PROVIDER_CLASS,
 }
 
-# Component metadata that holds a credential: it must come from a secretKeyRef.
+# Component metadata that contains a credential: it must come from a secretKeyRef.
 CREDENTIAL_METADATA = {"redisPassword", "saslPassword", "connectionString", "caCert", "password"}
 
 

@@ -4,7 +4,7 @@ No Kubernetes cluster, container registry or Docker engine runs on the test mach
 the tests put these scripts first on ``PATH``. Each one records its argv (and the content
 of a ``-f`` values file) and replies with the output that a test scripted for that command,
 matched by argv prefix, the most recently scripted rule first. A command without a scripted
-reply exits with code 97 and says so, so an unexpected call fails the test visibly. A rule
+reply exits with code 97 and prints why, so an unexpected call fails the test visibly. A rule
 may instead hand the call to a real executable, which is how ``helm template`` stays real.
 """
 

@@ -455,7 +455,7 @@ def test_preflight_error_punctuation() -> None:
 def test_check_without_helm_reports(
     run_taskora: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Only kubectl and docker are faked, and PATH holds nothing else, so helm is missing."""
+    """Only kubectl and docker are faked, and PATH contains nothing else, so helm is missing."""
     fake = FakeCluster.create(tmp_path / "cluster", tools=("kubectl", "docker"))
     fake.healthy()
     monkeypatch.setenv("PATH", str(fake.bin_dir))

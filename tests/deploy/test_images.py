@@ -287,7 +287,7 @@ def test_build_no_docker_engine(run_taskora: Run, fake_cluster: FakeCluster) -> 
 
 
 def test_build_docker_without_buildx_flag(run_taskora: Run, fake_cluster: FakeCluster) -> None:
-    """A docker CLI without the buildx plugin rejects the first flag that only buildx knows."""
+    """A docker CLI without the buildx plugin rejects the first flag that only buildx accepts."""
     fake_cluster.on("docker", "buildx", stderr="unknown flag: --progress\n", exit_code=125)
 
     result = run_taskora(["images", "build", "--repository", "ghcr.io/acme/taskora", "--tag", "1"])

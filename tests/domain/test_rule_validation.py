@@ -73,7 +73,7 @@ from taskora.server.domain.rules import check_reminder_offset, check_rule
         ),
     ],
 )
-def test_rule_breaking_rfc_5545_is_rejected_naming_the_part(rule: str, message: str) -> None:
+def test_rfc_violation_names_part(rule: str, message: str) -> None:
     with pytest.raises(ValueError) as caught:
         check_rule(rule)
     assert message in str(caught.value)

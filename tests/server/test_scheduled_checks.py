@@ -48,7 +48,7 @@ def reminders(url: str, token: str) -> list[dict]:
     return found
 
 
-def test_due_reminders_of_every_user_go_out_without_a_check_call(
+def test_reminders_sent_without_check_call(
     scheduled_server: ServerProcess,
 ) -> None:
     users = {name: scheduled_server.create_user(name) for name in ("ana", "bo")}

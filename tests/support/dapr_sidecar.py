@@ -355,7 +355,7 @@ class TestSidecar:
         return subscriptions
 
     def post_to_app(self, route: str, body: bytes) -> DeliveryRecord:
-        """POST one message to ``route`` of the app and record the answer."""
+        """POST one message to ``route`` of the app and record the response."""
         if self.app_url is None:
             raise RuntimeError("connect_app() first: the sidecar does not know the app yet")
         response = httpx.post(
@@ -384,8 +384,8 @@ class TestSidecar:
     def deliver_pending(self) -> list[DeliveryRecord]:
         """Deliver each published message not yet delivered, in order.
 
-        A message answered RETRY (or with an HTTP error) stays pending, and so do the ones
-        behind it, as an ordered broker keeps them.
+        A message whose response is RETRY (or an HTTP error) stays pending, and so do the
+        ones behind it, as an ordered broker keeps them.
         """
         records = []
         for message in self.published[self._delivered :]:

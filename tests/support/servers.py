@@ -51,8 +51,8 @@ class ServerProcess:
     database_url: str | None = None
     port: int = field(default_factory=free_port)
     extra_args: tuple[str, ...] = ()
-    # Off by default, so that tests counting what a check did are not raced by the
-    # service's own schedule; the tests of that schedule set a short interval.
+    # Off by default, so that the service's own schedule does not race tests that count
+    # what a check did. The tests of that schedule set a short interval.
     check_interval_seconds: float = 0
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None

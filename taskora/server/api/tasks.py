@@ -74,7 +74,7 @@ def _not_found(error: TaskNotFound) -> HTTPException:
 
 
 def _next_link(task_id: int) -> str:
-    """An RFC 8288 link to the occurrence that follows in the series."""
+    """Return the RFC 8288 link to the occurrence that follows in the series."""
     return f'</api/tasks/{task_id}>; rel="next"'
 
 

@@ -1,6 +1,6 @@
 """The Dapr building blocks the service uses: pub/sub, secrets, state and the sidecar.
 
-This is the only package that imports the Dapr SDK. The rest of the service sees the
+This is the only package that imports the Dapr SDK. The rest of the service uses the
 ``Publisher``, ``SecretSource`` and ``IdempotencyStore`` interfaces, whose Dapr-less
 implementations are the in-process publisher, the environment and the database.
 """
@@ -11,7 +11,7 @@ import logging
 import os
 
 # gRPC's C core prints its own INFO lines (such as a GOAWAY from the sidecar) to stderr
-# unless told otherwise. It reads the variable when grpc is first imported, just below.
+# unless GRPC_VERBOSITY is set. It reads the variable when grpc is first imported, below.
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 from taskora.config import Settings

@@ -184,9 +184,9 @@ class Sidecar:
         """Return the SDK's async client, building it on first use."""
         async with self._client_lock:
             if self._client is None:
-                # NOTE: the constructor's own health check blocks the event loop; it returns
-                # at once after a successful wait, but takes up to DAPR_HEALTH_TIMEOUT if the
-                # sidecar went down in between.
+                # NOTE: the constructor's own health check blocks the event loop. It returns
+                # at once after a successful wait, but takes up to DAPR_HEALTH_TIMEOUT when
+                # the sidecar went down in between.
                 self._client = DaprClient(self.grpc_address)
                 logger.info("Connected the Dapr client to %s", self.grpc_address)
             return self._client

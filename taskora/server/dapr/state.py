@@ -79,9 +79,9 @@ class StateStoreIdempotency:
         if existing is not None and existing[0].get("status") == DONE:
             return self._answer_existing(existing[0], key, body_hash)
         # A response that the state store could not take was kept in the database.
-        kept = await run_in_threadpool(self._find_kept, user_id, key, body_hash)
-        if kept is not None:
-            return IdempotentResult(kept, replayed=True)
+        stored = await run_in_threadpool(self._find_in_database, user_id, key, body_hash)
+        if stored is not None:
+            return IdempotentResult(stored, replayed=True)
         if existing is not None:
             return self._answer_existing(existing[0], key, body_hash)
 
@@ -102,11 +102,13 @@ class StateStoreIdempotency:
         await self._complete(state_key, etag, body_hash, response, user_id, key)
         return IdempotentResult(response, replayed=False)
 
-    def _find_kept(self, user_id: int, key: str, body_hash: str) -> StoredResponse | None:
+    def _find_in_database(self, user_id: int, key: str, body_hash: str) -> StoredResponse | None:
         with self._database.write() as session:
             return find_response(session, user_id, key, body_hash, self._lifetime)
 
-    def _keep(self, user_id: int, key: str, body_hash: str, response: StoredResponse) -> None:
+    def _save_in_database(
+        self, user_id: int, key: str, body_hash: str, response: StoredResponse
+    ) -> None:
         with self._database.write() as session:
             save_response(session, user_id, key, body_hash, response)
 
@@ -194,7 +196,7 @@ class StateStoreIdempotency:
                 cause,
             )
             try:
-                await run_in_threadpool(self._keep, user_id, key, body_hash, response)
+                await run_in_threadpool(self._save_in_database, user_id, key, body_hash, response)
             except SQLAlchemyError:
                 logger.exception(
                     "Keeping the Idempotency-Key response of user %d in the database failed "

@@ -33,7 +33,7 @@ REPLAY_MARGIN = timedelta(minutes=5)
 
 
 class DeliveryStatus(StrEnum):
-    """Answers to a pub/sub delivery, as Dapr's pub/sub API defines them."""
+    """Status of a processed pub/sub delivery, as Dapr's pub/sub API defines them."""
 
     SUCCESS = "SUCCESS"
     RETRY = "RETRY"
@@ -105,7 +105,7 @@ class RecentIds:
 
 
 class SubscriptionInbox:
-    """Answers deliveries of the task-events subscription; all methods run on the event loop."""
+    """Handler of the task-events subscription's deliveries. Its methods run on the event loop."""
 
     def __init__(self, database: Database, follower: LogFollower) -> None:
         self._database = database

@@ -74,10 +74,10 @@ def repair_series(session: Session, user_id: int, now: datetime, limit: int) -> 
     )
     created = 0
     for batch in _batches(candidates):
-        made, failed = _create_successors(
+        batch_created, failed = _create_successors(
             session, _newest_without_successor(session, batch), user_id, now
         )
-        created += made
+        created += batch_created
         # Handled: the next occurrence exists now, a later task of the series already
         # follows, or the series has ended. A rule that failed stays for the next check.
         session.execute(

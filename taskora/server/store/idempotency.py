@@ -1,6 +1,6 @@
 """Idempotency keys of ``POST /api/tasks``: the first response, replayed for retries.
 
-:class:`IdempotencyStore` is what the API sees. :class:`DatabaseIdempotency` keeps the keys
+:class:`IdempotencyStore` is the interface the API uses. :class:`DatabaseIdempotency` keeps the keys
 in the database, in the transaction that creates the task; with Dapr the state store
 implementation in ``taskora.server.dapr.state`` keeps them instead.
 """

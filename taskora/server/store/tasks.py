@@ -68,8 +68,8 @@ class VersionConflict(Exception):
 
     def __init__(self, task_id: int, expected: frozenset[int], current: int) -> None:
         if expected:
-            wanted = " or ".join(str(version) for version in sorted(expected))
-            reason = f"task {task_id} is at version {current}, not {wanted}"
+            expected_text = " or ".join(str(version) for version in sorted(expected))
+            reason = f"task {task_id} is at version {current}, not {expected_text}"
         else:
             # Only weak tags, which never match under the strong comparison If-Match uses.
             reason = (
@@ -620,20 +620,20 @@ def list_tasks(
         else cursors.decode(query.cursor, query.sort_key, query.filters_digest)
     )
     filtered = _filtered(session, user_id, query)
-    wanted = query.limit + 1
+    fetch_count = query.limit + 1
     rows: list[Task] = []
 
     if query.sort_key != "due_at":
         statement = _seek(filtered, _sort_column(query.sort_key), after, query.descending)
-        rows = list(session.scalars(statement.limit(wanted)))
+        rows = list(session.scalars(statement.limit(fetch_count)))
     else:
         in_undated_part = after is not None and after[0] is None
         if not in_undated_part:
             dated = _seek(
                 filtered.where(Task.due_at.is_not(None)), Task.due_at, after, query.descending
             )
-            rows = list(session.scalars(dated.limit(wanted)))
-        if len(rows) < wanted:
+            rows = list(session.scalars(dated.limit(fetch_count)))
+        if len(rows) < fetch_count:
             undated_after = (None, after[1]) if in_undated_part and after else None
             undated = filtered.where(Task.due_at.is_(None))
             if undated_after is not None:
@@ -642,7 +642,7 @@ def list_tasks(
                     Task.id < task_id if query.descending else Task.id > task_id
                 )
             undated = undated.order_by(Task.id.desc() if query.descending else Task.id)
-            rows += list(session.scalars(undated.limit(wanted - len(rows))))
+            rows += list(session.scalars(undated.limit(fetch_count - len(rows))))
 
     next_cursor = None
     if len(rows) > query.limit:

@@ -231,8 +231,8 @@ def test_failed_final_save_keeps_201(service: DaprService) -> None:
 
     response = client.post("/api/tasks", json={"title": "kept"}, headers={"Idempotency-Key": "k"})
     retry = client.post("/api/tasks", json={"title": "kept"}, headers={"Idempotency-Key": "k"})
-    # The claim in the state store expires in 60 s; the response kept in the database must
-    # answer retries after that too, so the claim is removed here as its expiry would.
+    # The claim in the state store expires in 60 s, and the response kept in the database
+    # must serve retries after that too. So the claim is removed here, as its expiry would.
     service.sidecar.recorder.state.clear()
     late = client.post("/api/tasks", json={"title": "kept"}, headers={"Idempotency-Key": "k"})
 
