@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil.relativedelta import relativedelta
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -79,38 +78,6 @@ def format_moment(
 ) -> str:
     """Format an aware datetime in the task's time zone."""
     return moment.astimezone(task_zone(task)).strftime(time_format)
-
-
-def reminder_time(task: Mapping[str, Any]) -> datetime | None:
-    """Return when the task's reminder is due, or None without a due time or reminder.
-
-    It follows the server's rule: the years, months, weeks and days of ``remind_before``
-    are calendar units on wall time in the task's time zone, and hours and minutes are
-    exact, subtracted after them.
-    """
-    due = parse_timestamp(task.get("due_at"))
-    offset = task.get("remind_before")
-    if due is None or not isinstance(offset, str):
-        return None
-    amounts = dates.iso_duration_amounts(offset)
-    if amounts is None:
-        return None
-
-    zone = task_zone(task)
-    moment = due.astimezone(UTC)
-    calendar = relativedelta(
-        years=amounts["years"],
-        months=amounts["months"],
-        weeks=amounts["weeks"],
-        days=amounts["days"],
-    )
-    if calendar:
-        wall = moment.astimezone(zone).replace(tzinfo=None) - calendar
-        moment = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    exact = timedelta(
-        hours=amounts["hours"], minutes=amounts["minutes"], seconds=amounts["seconds"]
-    )
-    return moment - exact
 
 
 def _is_overdue(task: Mapping[str, Any], now: datetime) -> bool:
@@ -197,9 +164,9 @@ def _schedule_rows(task: Mapping[str, Any]) -> list[tuple[str, str]]:
         )
     if task.get("remind_before"):
         reminder = f"{describe_duration(str(task['remind_before']))} before the due time"
-        remind_at = reminder_time(task)
-        if remind_at is not None:
-            reminder += f", at {format_moment(remind_at, task, DETAIL_TIME_FORMAT)}"
+        remind_at = format_task_time(task.get("remind_at"), task, DETAIL_TIME_FORMAT)
+        if remind_at:
+            reminder += f", at {remind_at}"
         rows.append(("reminder", escape(reminder)))
     return rows
 

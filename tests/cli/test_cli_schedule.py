@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -460,22 +460,14 @@ def test_next_occurrence_line_task_zone() -> None:
 # --- rendering ----------------------------------------------------------------------------
 
 
-def test_reminder_time_calendar_days() -> None:
-    """P1D before 09:00 on the day after the spring change is 09:00 the day before."""
+def test_details_reminder_row() -> None:
     task = make_task(
         1,
         "x",
-        due_at="2026-03-30T07:00:00Z",
+        due_at="2026-12-05T08:00:00Z",
         timezone="Europe/Berlin",
-        remind_before="P1DT30M",
-    )
-
-    assert output.reminder_time(task) == datetime(2026, 3, 29, 6, 30, tzinfo=UTC)
-
-
-def test_details_reminder_row() -> None:
-    task = make_task(
-        1, "x", due_at="2026-12-05T08:00:00Z", timezone="Europe/Berlin", remind_before="PT1H30M"
+        remind_before="PT1H30M",
+        remind_at="2026-12-05T06:30:00Z",
     )
 
     rows = dict(output._schedule_rows(task))

@@ -400,3 +400,19 @@ def test_stored_broken_rule_stops_no_other_series(
     assert f"Task {bad['id']} has a recurrence rule that cannot be evaluated" in (
         api_server.server.log
     )
+
+
+def test_task_carries_reminder_time(client: httpx.Client) -> None:
+    """P1D before 09:00 on the day after the spring change is 09:00 the day before."""
+    body = {
+        "title": "Dentist",
+        "due_at": "2026-03-30T07:00:00Z",
+        "timezone": "Europe/Berlin",
+        "remind_before": "P1DT30M",
+    }
+
+    created = client.post("/api/tasks", json=body).json()
+    cleared = client.patch(f"/api/tasks/{created['id']}", json={"remind_before": None}).json()
+
+    assert created["remind_at"] == "2026-03-29T06:30:00Z"
+    assert cleared["remind_at"] is None

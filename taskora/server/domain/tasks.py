@@ -235,6 +235,8 @@ class TaskOut(BaseModel):
     timezone: str
     recurrence: RecurrenceOut | None
     remind_before: str | None
+    # When the reminder is due: remind_before earlier than due_at, on the task's wall time.
+    remind_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None

@@ -143,6 +143,11 @@ def to_out(task: Task | SimpleNamespace, tags: list[str] | None = None) -> TaskO
         timezone=task.timezone,
         recurrence=recurrence,
         remind_before=task.remind_before,
+        remind_at=(
+            reminder_time(task.due_at, task.remind_before, task.timezone)
+            if task.due_at is not None and task.remind_before is not None
+            else None
+        ),
         created_at=task.created_at,
         updated_at=task.updated_at,
         completed_at=task.completed_at,
