@@ -473,7 +473,9 @@ def _print_checks(report: PreflightReport, json_output: bool) -> None:
 def _deploy(plan: DeployPlan, *, check_image: bool, json_output: bool) -> None:
     request = plan.request
     check_no_placeholders(plan.values)
-    plan = _preflight(plan, check_image=check_image, json_output=False)
+    # The local render runs with the cluster's checks, so that values which fail the chart's
+    # schema are reported together with an unreachable cluster, not one run after it.
+    plan = _preflight(plan, check_image=check_image, json_output=False, check_values=True)
     from taskora.deploy.plan import apply
 
     _stderr().print(

@@ -62,13 +62,15 @@ def run_taskora(
 
 
 @pytest.fixture
-def fake_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeCluster:
+def fake_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helm_path: Path) -> FakeCluster:
     """Fake helm, kubectl and docker first on ``PATH``, with no scripted replies yet.
 
     No cluster, registry or Docker engine runs on the test machine: see ``fake_cluster.py``.
+    ``helm template`` needs no cluster, so it runs the real helm unless a test scripts it.
     ``TASKORA_HELM`` and ``TASKORA_KUBECTL`` are removed so that ``PATH`` decides.
     """
     fake = FakeCluster.create(tmp_path / "cluster")
+    fake.passthrough("helm", "template", executable=helm_path)
     monkeypatch.setenv("PATH", f"{fake.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.delenv("TASKORA_HELM", raising=False)
     monkeypatch.delenv("TASKORA_KUBECTL", raising=False)

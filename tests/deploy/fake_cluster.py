@@ -22,15 +22,12 @@ from taskora.deploy import assets
 
 # Replaces the temporary values file path in recorded argv, so tests can compare exactly.
 VALUES_FILE = "<values file>"
-# The arguments of the helm template that --check runs for release taskora.
-TEMPLATE_ARGUMENTS = [
-    "taskora",
-    str(assets.CHART_DIR),
-    "--namespace",
-    "taskora",
-    "-f",
-    VALUES_FILE,
-]
+
+
+def template_arguments(namespace: str = "taskora") -> list[str]:
+    """Return the arguments of the local helm template that a deploy and --check run first."""
+    return ["taskora", str(assets.CHART_DIR), "--namespace", namespace, "-f", VALUES_FILE]
+
 
 _SCRIPT = """#!{python}
 import json, os, sys
@@ -225,11 +222,11 @@ def preflight_calls(
     """Return the exact calls a passing preflight makes, in order.
 
     ``addons_of`` names the profile whose add-on checks run (None: values without an
-    Ingress, BackendConfig or Key Vault). ``values_checked`` adds the ``helm template`` of
-    ``--check``, which runs first.
+    Ingress, BackendConfig or Key Vault). ``values_checked`` adds the local ``helm
+    template`` that a deploy and ``--check`` run first.
     """
     kubectl = ["kubectl", "--context", context, "--request-timeout", "15s"]
-    calls = [["helm", "template", *TEMPLATE_ARGUMENTS]] if values_checked else []
+    calls = [["helm", "template", *template_arguments(namespace)]] if values_checked else []
     calls += [
         ["helm", "version", "--short"],
         ["kubectl", "version", "--client", "--output", "json"],

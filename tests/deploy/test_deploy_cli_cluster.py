@@ -143,7 +143,7 @@ def test_deploy_commands_in_order(
     assert result.exit_code == 0, result.stderr
     secrets = tuple(profile_secrets("doks", doks_values))
     assert fake_cluster.calls() == [
-        *preflight_calls(namespace="prod", secrets=secrets, addons_of="doks"),
+        *preflight_calls(namespace="prod", secrets=secrets, addons_of="doks", values_checked=True),
         upgrade_call("prod", "do-fra1-prod", "5m"),
     ]
     [sent] = fake_cluster.values_passed("helm", "upgrade")
@@ -179,6 +179,7 @@ def test_deploy_given_context_passed_to_helm(
             image=image,
             given_context=True,
             addons_of="gke",
+            values_checked=True,
         ),
         upgrade_call("taskora", context),
     ]

@@ -118,8 +118,7 @@ def test_compare_invalid_yaml() -> None:
 
 
 @pytest.fixture
-def doks_values(tmp_path: Path, fake_cluster: FakeCluster, helm_path: Path) -> Path:
-    fake_cluster.passthrough("helm", "template", executable=helm_path)
+def doks_values(tmp_path: Path, fake_cluster: FakeCluster) -> Path:
     return write_filled_placeholders(tmp_path, "doks")
 
 

@@ -131,11 +131,10 @@ def test_connection_name_accepted_lowercase(run_taskora: Run, real_helm: Path) -
 
 
 def test_connection_name_error_in_check_report(
-    run_taskora: Run, fake_cluster: FakeCluster, helm_path: Path, tmp_path: Path
+    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path
 ) -> None:
     filled = write_filled_placeholders(tmp_path, "gke")
     fake_cluster.healthy(context="gke_acme_prod")
-    fake_cluster.passthrough("helm", "template", executable=helm_path)
 
     result = run_taskora(
         [

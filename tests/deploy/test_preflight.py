@@ -582,12 +582,11 @@ def profile_secrets(cloud: str, filled: Path) -> dict[str, list[str]]:
 
 
 def test_check_command_prints_results(
-    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path, helm_path: Path
+    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path
 ) -> None:
     filled = write_filled_values(tmp_path, "doks")
     secrets = profile_secrets("doks", filled)
     fake_cluster.healthy(secrets=secrets)
-    fake_cluster.passthrough("helm", "template", executable=helm_path)
 
     result = run_taskora(["deploy", "--cloud", "doks", "-f", str(filled), "--check"])
 
@@ -604,12 +603,9 @@ def test_check_command_prints_results(
     )
 
 
-def test_check_command_json(
-    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path, helm_path: Path
-) -> None:
+def test_check_command_json(run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path) -> None:
     filled = write_filled_values(tmp_path, "doks")
     fake_cluster.healthy(secrets=profile_secrets("doks", filled))
-    fake_cluster.passthrough("helm", "template", executable=helm_path)
 
     result = run_taskora(
         ["deploy", "--cloud", "doks", "-f", str(filled), "--check", "--skip-image-check", "--json"]
@@ -628,10 +624,9 @@ def test_check_command_json(
 
 
 def test_check_command_unreachable_exit_code(
-    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path, helm_path: Path
+    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path
 ) -> None:
     fake_cluster.healthy()
-    fake_cluster.passthrough("helm", "template", executable=helm_path)
     fake_cluster.on(
         "kubectl",
         "--context",
@@ -654,12 +649,9 @@ def test_check_command_unreachable_exit_code(
     )
 
 
-def test_check_command_placeholder_and_schema(
-    run_taskora: Run, fake_cluster: FakeCluster, helm_path: Path
-) -> None:
+def test_check_command_placeholder_and_schema(run_taskora: Run, fake_cluster: FakeCluster) -> None:
     """--check reports a placeholder and a schema error with the cluster checks, exit 2."""
     fake_cluster.healthy()
-    fake_cluster.passthrough("helm", "template", executable=helm_path)
 
     result = run_taskora(
         ["deploy", "--cloud", "doks", "--check", "--skip-image-check", "--set", "replicaCount=x"]
@@ -676,11 +668,44 @@ def test_check_command_placeholder_and_schema(
     assert "Error: nothing deployed: " in result.stderr
 
 
+def test_deploy_schema_error_and_unreachable(
+    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path
+) -> None:
+    """A deploy reports values that fail the schema with an unreachable cluster, exit 3."""
+    fake_cluster.healthy()
+    fake_cluster.on(
+        "kubectl",
+        "--context",
+        "do-fra1-prod",
+        "--request-timeout",
+        "15s",
+        "get",
+        "--raw",
+        stderr=UNREACHABLE,
+        exit_code=1,
+    )
+    filled = write_filled_values(tmp_path, "doks")
+
+    result = run_taskora(
+        ["deploy", "--cloud", "doks", "-f", str(filled), "--set", "replicaCount=x"]
+    )
+
+    assert result.exit_code == 3
+    lines = result.stderr.splitlines()
+    assert lines[1] == "  ok values: no profile placeholder is left"
+    assert lines[2].startswith("  FAILED render: helm template failed with exit code 1: ")
+    assert "- at '/replicaCount': got string, want integer" in result.stderr
+    assert (
+        "  FAILED cluster: the API server of context do-fra1-prod did not respond" in result.stderr
+    )
+    assert "Error: nothing deployed: 2 preflight checks failed" in result.stderr
+    assert fake_cluster.values_passed("helm", "upgrade") == []
+
+
 def test_check_command_connection_refused(
-    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path, helm_path: Path
+    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path
 ) -> None:
     fake_cluster.healthy()
-    fake_cluster.passthrough("helm", "template", executable=helm_path)
     fake_cluster.on(
         "kubectl",
         "--context",
