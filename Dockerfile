@@ -1,21 +1,30 @@
 # syntax=docker/dockerfile:1
 # The taskora service image: `taskora images build` builds it with buildx.
 #
-# The builder stage turns the source into a wheel and installs it with its dependencies
-# into a virtual environment. The final stage copies only that environment onto a slim
-# Python, so no compiler, pip cache or source tree ends up in the image.
+# The builder stage installs the locked dependencies (requirements/image.txt, exact versions
+# with hashes) and the taskora wheel into a virtual environment. The final stage copies only
+# that environment onto a slim Python, so no compiler, pip cache or source tree ends up in
+# the image.
 
-ARG PYTHON_IMAGE=python:3.11-slim
+# The lock is resolved for Python 3.11, so the base image must stay on 3.11. The tag also
+# fixes the Debian release. NOTE: the tag still moves with Python and Debian patch releases;
+# pass --build-arg PYTHON_IMAGE=python:3.11-slim-trixie@sha256:... to pin one image exactly.
+ARG PYTHON_IMAGE=python:3.11-slim-trixie
 
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
+# The dependencies come first, so their layer is reused while only the source changes.
+COPY requirements/image.txt ./requirements.txt
+RUN python -m venv /opt/taskora \
+ && /opt/taskora/bin/pip install --require-hashes --no-deps -r requirements.txt
 COPY pyproject.toml README.md ./
 COPY taskora ./taskora
+# pip check fails the build when the lock lacks a dependency that pyproject.toml declares.
 RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
- && python -m venv /opt/taskora \
- && /opt/taskora/bin/pip install /wheels/taskora-*.whl \
+ && /opt/taskora/bin/pip install --no-deps /wheels/taskora-*.whl \
+ && /opt/taskora/bin/pip check \
  && /opt/taskora/bin/pip uninstall --yes pip setuptools
 
 FROM ${PYTHON_IMAGE} AS runtime

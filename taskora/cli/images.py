@@ -19,6 +19,8 @@ EPILOG = (
     "  taskora images build --repository registry.digitalocean.com/acme/taskora --tag 0.2.0\n\n"
     "  taskora images build --cloud gke -f prod.yaml --push --platform linux/amd64 "
     "--platform linux/arm64\n\n"
+    "  taskora images build --repository ghcr.io/acme/taskora --base-image "
+    "python:3.11-slim-trixie@sha256:DIGEST\n\n"
     "The repository is --repository, else image.repository of the cloud profile with your "
     "-f files and --set values over it, as taskora deploy layers them. Needs the docker "
     "command with the buildx plugin and a running Docker engine."
@@ -84,6 +86,16 @@ def build(
             show_default=False,
         ),
     ] = None,
+    base_image: Annotated[
+        str | None,
+        typer.Option(
+            "--base-image",
+            help="Python 3.11 base image of both stages, such as "
+            "python:3.11-slim-trixie@sha256:DIGEST to pin one image exactly. It must stay on "
+            "Python 3.11, for which requirements/image.txt is locked.",
+            show_default="the Dockerfile's PYTHON_IMAGE, python:3.11-slim-trixie",
+        ),
+    ] = None,
     dockerfile: Annotated[
         Path | None,
         typer.Option(
@@ -119,6 +131,7 @@ def build(
         push=push,
         context_dir=source,
         dockerfile=dockerfile or source / "Dockerfile",
+        base_image=base_image,
     )
     # Invalid input fails before the warning, which would only distract from the error.
     images_module.check_build_request(request)

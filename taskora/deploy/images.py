@@ -33,6 +33,12 @@ _PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # A repository with an optional registry host and port, in lowercase as OCI requires.
 _REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)+$")
+# A full image reference: [REGISTRY[:PORT]/]PATH[:TAG][@sha256:DIGEST], as in
+# python:3.11-slim-trixie or python:3.11-slim-trixie@sha256:<64 hex digits>.
+_IMAGE_REFERENCE = re.compile(
+    r"^([a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?/)?[a-z0-9]+([._-]+[a-z0-9]+)*"
+    r"(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$"
+)
 
 _NO_ENGINE = re.compile(
     r"Cannot connect to the Docker daemon|Is the docker daemon running|"
@@ -65,6 +71,8 @@ class BuildRequest:
     push: bool = False
     context_dir: Path = SOURCE_ROOT
     dockerfile: Path = SOURCE_ROOT / "Dockerfile"
+    # The Dockerfile's PYTHON_IMAGE build argument; None keeps the Dockerfile's default.
+    base_image: str | None = None
 
     @property
     def references(self) -> list[str]:
@@ -102,6 +110,12 @@ def check_build_request(request: BuildRequest) -> None:
                 f"invalid platform {platform!r}: use OS/ARCH such as linux/amd64 or linux/arm64",
                 exit_code=ExitCode.USAGE,
             )
+    if request.base_image is not None and not _IMAGE_REFERENCE.match(request.base_image):
+        raise DeployError(
+            f"invalid base image {request.base_image!r}: use NAME[:TAG][@sha256:DIGEST] in "
+            "lowercase, such as python:3.11-slim-trixie@sha256: and the digest's 64 hex digits",
+            exit_code=ExitCode.USAGE,
+        )
     if len(request.platforms) > 1 and not request.push:
         raise DeployError(
             f"building for {len(request.platforms)} platforms needs --push, because the local "
@@ -143,6 +157,7 @@ def build_image(
             file=request.dockerfile,
             tags=request.references,
             platforms=list(request.platforms) or None,
+            build_args={"PYTHON_IMAGE": request.base_image} if request.base_image else {},
             push=request.push,
             load=not request.push,
             progress="plain",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from typing import Any
 import pytest
 from deploy_helpers import REPO_ROOT, CliResult
 from fake_cluster import FakeCluster, write_filled_placeholders
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from python_on_whales.components.buildx.cli_wrapper import BuildxCLI
 
 from taskora.deploy.images import BuildRequest, build_image
@@ -25,6 +28,7 @@ from taskora.deploy.images import BuildRequest, build_image
 Run = Callable[[Sequence[str]], CliResult]
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
+IMAGE_LOCK = REPO_ROOT / "requirements" / "image.txt"
 NO_ENGINE = (
     "ERROR: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
     "Is the docker daemon running?\n"
@@ -79,6 +83,7 @@ def test_build_profile_registry_arguments(
                 "registry.digitalocean.com/acme-registry/taskora:latest",
             ],
             "platforms": ["linux/amd64", "linux/arm64"],
+            "build_args": {},
             "push": True,
             "load": False,
             "progress": "plain",
@@ -138,6 +143,7 @@ def test_build_default_tag_from_commit(
             "file": checkout / "Dockerfile",
             "tags": [f"acme.azurecr.io/taskora:0.1.0-g{sha}"],
             "platforms": None,
+            "build_args": {},
             "push": False,
             "load": True,
             "progress": "plain",
@@ -228,12 +234,23 @@ def test_build_without_repository_rejected(
             "keeps one platform of an image",
         ),
         (
+            ["--base-image", "Python:3.11"],
+            "Error: invalid base image 'Python:3.11': use NAME[:TAG][@sha256:DIGEST] in "
+            "lowercase, such as python:3.11-slim-trixie@sha256: and the digest's 64 hex digits",
+        ),
+        (
+            ["--base-image", "python:3.11-slim@sha256:abc"],
+            "Error: invalid base image 'python:3.11-slim@sha256:abc': use "
+            "NAME[:TAG][@sha256:DIGEST] in lowercase, such as python:3.11-slim-trixie@sha256: "
+            "and the digest's 64 hex digits",
+        ),
+        (
             ["--tag", "-bad"],
             "Error: invalid image tag '-bad': use at most 128 letters, digits, '_', '.' and '-', "
             "not starting with '.' or '-'",
         ),
     ],
-    ids=["platform", "platforms-without-push", "tag"],
+    ids=["platform", "platforms-without-push", "base-image-case", "base-image-digest", "tag"],
 )
 def test_build_invalid_input(
     run_taskora: Run, buildx_calls: list[dict[str, Any]], arguments: list[str], message: str
@@ -243,6 +260,35 @@ def test_build_invalid_input(
     assert result.exit_code == 2
     assert result.stderr.strip() == message
     assert buildx_calls == []
+
+
+@pytest.mark.parametrize(
+    "base_image",
+    [
+        "python:3.11-slim-trixie@sha256:" + "0123456789abcdef" * 4,
+        "registry.example.org:5000/mirror/python:3.11-slim-trixie",
+    ],
+    ids=["digest", "mirror"],
+)
+def test_build_base_image_argument(
+    run_taskora: Run, buildx_calls: list[dict[str, Any]], base_image: str
+) -> None:
+    result = run_taskora(
+        [
+            "images",
+            "build",
+            "--repository",
+            "ghcr.io/acme/taskora",
+            "--tag",
+            "0.3.1",
+            "--base-image",
+            base_image,
+        ]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    [call] = buildx_calls
+    assert call["build_args"] == {"PYTHON_IMAGE": base_image}
 
 
 def test_build_invalid_repository(run_taskora: Run, buildx_calls: list[dict[str, Any]]) -> None:
@@ -404,7 +450,7 @@ def test_dockerfile_is_multi_stage() -> None:
         "${PYTHON_IMAGE} AS builder",
         "${PYTHON_IMAGE} AS runtime",
     ]
-    assert "ARG PYTHON_IMAGE=python:3.11-slim" in DOCKERFILE.read_text(encoding="utf-8")
+    assert "ARG PYTHON_IMAGE=python:3.11-slim-trixie" in DOCKERFILE.read_text(encoding="utf-8")
 
 
 def test_dockerfile_final_stage_non_root() -> None:
@@ -443,3 +489,65 @@ def test_dockerignore_keeps_tests_out() -> None:
 
     for entry in (".git", "tests", ".cache", "bench"):
         assert entry in ignored
+    assert "requirements" not in ignored
+
+
+def test_dockerfile_installs_locked_dependencies() -> None:
+    _, instructions = dockerfile_stages(DOCKERFILE.read_text(encoding="utf-8"))[0]
+    copies = [argument for instruction, argument in instructions if instruction == "COPY"]
+    runs = [argument for instruction, argument in instructions if instruction == "RUN"]
+
+    assert copies[0] == "requirements/image.txt ./requirements.txt"
+    assert "pip install --require-hashes --no-deps -r requirements.txt" in runs[0]
+    assert "/opt/taskora/bin/pip install --no-deps /wheels/taskora-*.whl" in runs[1]
+    assert "/opt/taskora/bin/pip check" in runs[1]
+
+
+# The image's lock file: exact versions with hashes for every runtime dependency.
+
+
+def locked_requirements() -> dict[str, tuple[Requirement, list[str]]]:
+    """Read the lock into ``{normalized name: (requirement, [hashes])}``."""
+    joined = re.sub(r"\\\n", " ", IMAGE_LOCK.read_text(encoding="utf-8"))
+    locked: dict[str, tuple[Requirement, list[str]]] = {}
+    for line in joined.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        specification, *options = line.split(" --")
+        requirement = Requirement(specification)
+        hashes = [option.strip().removeprefix("hash=") for option in options]
+        locked[canonicalize_name(requirement.name)] = (requirement, hashes)
+    return locked
+
+
+def test_image_lock_pins_every_dependency() -> None:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    locked = locked_requirements()
+
+    for dependency in map(Requirement, project["project"]["dependencies"]):
+        name = canonicalize_name(dependency.name)
+        assert name in locked, f"{name} is missing from {IMAGE_LOCK.name}"
+        [pin] = locked[name][0].specifier
+        assert pin.operator == "==", f"{name} is not pinned with =="
+        assert dependency.specifier.contains(pin.version), f"{name}=={pin.version}"
+
+
+def test_image_lock_hashes_every_pin() -> None:
+    locked = locked_requirements()
+
+    assert len(locked) > 40
+    for name, (requirement, hashes) in locked.items():
+        assert [spec.operator for spec in requirement.specifier] == ["=="], name
+        assert hashes, f"{name} has no hash"
+        for value in hashes:
+            assert re.fullmatch(r"sha256:[0-9a-f]{64}", value), f"{name}: {value}"
+
+
+def test_image_lock_names_no_local_index() -> None:
+    """The lock must not point pip at an index or a directory that only one machine has."""
+    text = IMAGE_LOCK.read_text(encoding="utf-8")
+
+    for option in ("--find-links", "--index-url", "--extra-index-url", "file://"):
+        assert option not in text, option
+    assert "autogenerated by pip-compile with Python 3.11" in text
