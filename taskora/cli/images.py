@@ -106,8 +106,8 @@ def build(
         Path | None,
         typer.Option(
             "--directory",
-            help="Build context: the taskora source directory.",
-            show_default="the checkout that taskora runs from",
+            help="Build context: a checkout of the taskora repository.",
+            show_default="the checkout containing the working directory, else the one taskora runs from",
         ),
     ] = None,
     json_output: Annotated[
@@ -118,7 +118,7 @@ def build(
     from taskora.deploy import images as images_module
     from taskora.deploy.plan import chart_app_version
 
-    source = directory or images_module.SOURCE_ROOT
+    source = directory or images_module.find_source_dir(Path.cwd())
     resolved_repository = repository or _profile_repository(cloud, values_files, set_values)
     warning = ""
     if not tags:

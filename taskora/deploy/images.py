@@ -11,6 +11,7 @@ import logging
 import re
 import shutil
 import subprocess
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # The repository root when taskora runs from a checkout, which contains the Dockerfile.
+# An installed wheel has no Dockerfile there, so find_source_dir() looks in the working
+# directory first.
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 # os/arch with an optional variant, as in linux/amd64 or linux/arm/v7.
@@ -110,12 +113,8 @@ def check_build_request(request: BuildRequest) -> None:
                 f"invalid platform {platform!r}: use OS/ARCH such as linux/amd64 or linux/arm64",
                 exit_code=ExitCode.USAGE,
             )
-    if request.base_image is not None and not _IMAGE_REFERENCE.match(request.base_image):
-        raise DeployError(
-            f"invalid base image {request.base_image!r}: use NAME[:TAG][@sha256:DIGEST] in "
-            "lowercase, such as python:3.11-slim-trixie@sha256: and the digest's 64 hex digits",
-            exit_code=ExitCode.USAGE,
-        )
+    if request.base_image is not None:
+        _check_base_image(request.base_image)
     if len(request.platforms) > 1 and not request.push:
         raise DeployError(
             f"building for {len(request.platforms)} platforms needs --push, because the local "
@@ -126,6 +125,27 @@ def check_build_request(request: BuildRequest) -> None:
         raise DeployError(
             f"Dockerfile not found at {request.dockerfile}: run from a checkout of taskora "
             "or pass --file",
+            exit_code=ExitCode.USAGE,
+        )
+
+
+def _check_base_image(reference: str) -> None:
+    if not _IMAGE_REFERENCE.match(reference):
+        raise DeployError(
+            f"invalid base image {reference!r}: use NAME[:TAG][@sha256:DIGEST] in "
+            "lowercase, such as python:3.11-slim-trixie@sha256: and the digest's 64 hex digits",
+            exit_code=ExitCode.USAGE,
+        )
+
+    # Only the official python images name their Python version in the tag. Another image,
+    # or a python image named by digest alone, is taken on trust.
+    name, _, tag = reference.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")
+    if name != "python" or (not tag and "@" in reference):
+        return
+    if tag != "3.11" and not tag.startswith(("3.11-", "3.11.")):
+        raise DeployError(
+            f"invalid base image {reference!r}: requirements/image.txt is locked for Python "
+            "3.11, so use a python:3.11 image such as python:3.11-slim-trixie",
             exit_code=ExitCode.USAGE,
         )
 
@@ -205,6 +225,35 @@ def registry_login(reference: str) -> str:
         if host == suffix or host.endswith(f".{suffix}") or host.endswith(f"-{suffix}"):
             return command
     return f"docker login {host}"
+
+
+def find_source_dir(start: Path) -> Path:
+    """Return the taskora checkout to build: ``start`` or a parent of it, else SOURCE_ROOT.
+
+    A checkout is a directory with a Dockerfile and a pyproject.toml of the project
+    ``taskora``. Raises :class:`DeployError` when none is found, because the Dockerfile and
+    the dependency lock are not part of the installed package.
+    """
+    start = start.resolve()
+    for candidate in (start, *start.parents, SOURCE_ROOT):
+        if _is_source_dir(candidate):
+            return candidate
+    raise DeployError(
+        f"no taskora checkout found in {start} or its parents: run from a clone of the "
+        "taskora repository, or pass --directory with its path. The installed package has "
+        "no Dockerfile",
+        exit_code=ExitCode.USAGE,
+    )
+
+
+def _is_source_dir(directory: Path) -> bool:
+    if not (directory / "Dockerfile").is_file():
+        return False
+    try:
+        project = tomllib.loads((directory / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return project.get("project", {}).get("name") == "taskora"
 
 
 def default_tag(version: str, source_dir: Path) -> tuple[str, str]:

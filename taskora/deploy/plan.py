@@ -320,7 +320,7 @@ def _check_values(plan: DeployPlan, report: PreflightReport) -> None:
             "render",
             CheckStatus.FAILED,
             error.message,
-            "correct the values that helm names, then run --check again",
+            "correct the values that helm names, then run the command again",
         )
         return
     count = sum(1 for line in manifests.splitlines() if line.startswith("kind:"))

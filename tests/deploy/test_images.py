@@ -245,12 +245,30 @@ def test_build_without_repository_rejected(
             "and the digest's 64 hex digits",
         ),
         (
+            ["--base-image", "python:3.12-slim"],
+            "Error: invalid base image 'python:3.12-slim': requirements/image.txt is locked for "
+            "Python 3.11, so use a python:3.11 image such as python:3.11-slim-trixie",
+        ),
+        (
+            ["--base-image", "mirror.example.org/library/python"],
+            "Error: invalid base image 'mirror.example.org/library/python': requirements/image.txt "
+            "is locked for Python 3.11, so use a python:3.11 image such as python:3.11-slim-trixie",
+        ),
+        (
             ["--tag", "-bad"],
             "Error: invalid image tag '-bad': use at most 128 letters, digits, '_', '.' and '-', "
             "not starting with '.' or '-'",
         ),
     ],
-    ids=["platform", "platforms-without-push", "base-image-case", "base-image-digest", "tag"],
+    ids=[
+        "platform",
+        "platforms-without-push",
+        "base-image-case",
+        "base-image-digest",
+        "base-image-python-3.12",
+        "base-image-latest",
+        "tag",
+    ],
 )
 def test_build_invalid_input(
     run_taskora: Run, buildx_calls: list[dict[str, Any]], arguments: list[str], message: str
@@ -267,8 +285,10 @@ def test_build_invalid_input(
     [
         "python:3.11-slim-trixie@sha256:" + "0123456789abcdef" * 4,
         "registry.example.org:5000/mirror/python:3.11-slim-trixie",
+        "python@sha256:" + "0123456789abcdef" * 4,
+        "ghcr.io/acme/hardened-python:2026.11",
     ],
-    ids=["digest", "mirror"],
+    ids=["digest", "mirror", "digest-only", "other-image"],
 )
 def test_build_base_image_argument(
     run_taskora: Run, buildx_calls: list[dict[str, Any]], base_image: str
@@ -344,6 +364,57 @@ def test_build_docker_without_buildx_flag(run_taskora: Run, fake_cluster: FakeCl
         "package, or https://docs.docker.com/build/concepts/overview/#install-buildx) and try again"
     )
     assert result.stderr.count("Error:") == 1
+
+
+def test_build_finds_checkout_from_working_directory(
+    run_taskora: Run,
+    buildx_calls: list[dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without --directory, the build context is the checkout that contains the working directory."""
+    checkout = tmp_path / "checkout"
+    (checkout / "docs").mkdir(parents=True)
+    (checkout / "Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+    (checkout / "pyproject.toml").write_text('[project]\nname = "taskora"\n', encoding="utf-8")
+    monkeypatch.chdir(checkout / "docs")
+
+    result = run_taskora(
+        ["images", "build", "--repository", "ghcr.io/acme/taskora", "--tag", "0.3.1"]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    [call] = buildx_calls
+    assert call["context_path"] == checkout
+    assert call["file"] == checkout / "Dockerfile"
+
+
+def test_build_outside_checkout_rejected(
+    run_taskora: Run,
+    buildx_calls: list[dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An installed package with no checkout around it names --directory."""
+    other = tmp_path / "other"
+    other.mkdir()
+    # A project of another name is not a taskora checkout.
+    (other / "Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+    (other / "pyproject.toml").write_text('[project]\nname = "other"\n', encoding="utf-8")
+    monkeypatch.chdir(other)
+    monkeypatch.setattr("taskora.deploy.images.SOURCE_ROOT", tmp_path / "site-packages")
+
+    result = run_taskora(
+        ["images", "build", "--repository", "ghcr.io/acme/taskora", "--tag", "0.3.1"]
+    )
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"Error: no taskora checkout found in {other} or its parents: run from a clone of the "
+        "taskora repository, or pass --directory with its path. The installed package has no "
+        "Dockerfile"
+    )
+    assert buildx_calls == []
 
 
 def test_build_uppercase_repository(run_taskora: Run, buildx_calls: list[dict[str, Any]]) -> None:
