@@ -361,7 +361,7 @@ def _explained_value(row: ValueOrigin) -> str:
 
 def _print_dry_run(plan: DeployPlan, json_output: bool) -> None:
     # Render first, so that a schema error stops the run before anything is printed.
-    result = render(plan)
+    result = render(plan, read_helm_version=True)
     placeholders = plan.values.placeholder_keys()
     if json_output:
         _write_json(
@@ -383,9 +383,11 @@ def _print_dry_run(plan: DeployPlan, json_output: bool) -> None:
             )
         else:
             typer.echo("# Helm command")
-        # Reading helm's version would cost a second helm run, so the dry run shows Helm 3's
-        # flag, and a deploy uses the one of the version that preflight finds.
-        typer.echo("# With Helm 4, a deploy passes --rollback-on-failure in place of --atomic.")
+        if result.helm_major is None:
+            typer.echo(
+                "# helm's version could not be read, so this is Helm 3's form. With Helm 4, a "
+                "deploy passes --rollback-on-failure in place of --atomic."
+            )
         typer.echo(shlex.join(result.upgrade_command))
         typer.echo()
         typer.echo("# Manifests rendered by helm template")

@@ -177,7 +177,7 @@ def parse_dry_run(stdout: str) -> DryRunOutput:
     values_text, found, rest = rest.partition(heading)
     assert found, f"no helm command heading in the output:\n{stdout}"
     command_text, _, manifests_text = rest.partition(MANIFESTS_HEADING)
-    # A comment line after the heading notes Helm 4's flag.
+    # A comment line after the heading appears when helm's version could not be read.
     command_text = "\n".join(line for line in command_text.splitlines() if not line.startswith("#"))
     manifests = [document for document in yaml.safe_load_all(manifests_text) if document]
     return DryRunOutput(

@@ -22,6 +22,7 @@ from deploy_helpers import (
     write_fake_helm,
     write_filled_values,
 )
+from fake_cluster import FakeCluster
 from rich.text import Text
 
 from taskora.cli import deploy as deploy_cli
@@ -30,6 +31,7 @@ from taskora.deploy import assets
 Run = Callable[[Sequence[str]], CliResult]
 
 EXPLAIN_HEADING = "# Each value as JSON, then the layer that set it (later layers win)"
+VERSION_NOTE = "# helm's version could not be read, so this is Helm 3's form."
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,32 @@ def test_dry_run_prints_helm_command(run_taskora: Run, real_helm: Path) -> None:
         "--kube-context",
         "gke_demo",
     ]
+    assert VERSION_NOTE not in result.stdout
+
+
+def test_dry_run_helm4_command(
+    run_taskora: Run, helm4_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With Helm 4, which deprecates --atomic, the printed command has --rollback-on-failure."""
+    monkeypatch.setenv("TASKORA_HELM", str(helm4_path))
+
+    result = run_taskora(["deploy", "--cloud", "doks", "--dry-run"])
+
+    assert result.exit_code == 0, result.stderr
+    command = shlex.split(parse_dry_run(result.stdout).command)
+    assert command[10:12] == ["--rollback-on-failure", "--wait"]
+    assert "--atomic" not in command
+    assert VERSION_NOTE not in result.stdout
+
+
+def test_dry_run_unreadable_helm_version(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    """When helm version fails, the dry run still renders and says which form it prints."""
+    result = run_taskora(["deploy", "--cloud", "doks", "--dry-run"])
+
+    assert result.exit_code == 0, result.stderr
+    assert VERSION_NOTE in result.stdout
+    assert shlex.split(parse_dry_run(result.stdout).command)[10] == "--atomic"
+    assert ["helm", "version", "--short"] in fake_cluster.calls()
 
 
 def test_dry_run_prints_merged_values(run_taskora: Run, real_helm: Path, tmp_path: Path) -> None:
