@@ -15,7 +15,7 @@ import logging
 import shlex
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
@@ -606,14 +606,20 @@ def aligned_lines(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list
 
 
 def _progress(description: str) -> Any:
-    """Show a spinner and the elapsed time on stderr while helm waits; gone when it ends."""
+    """Show a spinner and the elapsed time on stderr while helm waits; gone when it ends.
+
+    Off a terminal it shows nothing, because Rich would still end with an empty line.
+    """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    console = _stderr()
+    if not console.is_terminal:
+        return nullcontext()
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
-        console=_stderr(),
+        console=console,
         transient=True,
     )
     progress.add_task(description, total=None)

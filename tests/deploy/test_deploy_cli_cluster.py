@@ -440,19 +440,40 @@ def test_status_release_not_found(run_taskora: Run, fake_cluster: FakeCluster) -
     )
 
 
-def test_status_unreachable(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+@pytest.mark.parametrize(
+    ("arguments", "subcommand", "context"),
+    [
+        (["status"], "status", "the current context"),
+        (["rollback", "--context", "do-fra1-prod"], "history", "context do-fra1-prod"),
+    ],
+    ids=["status", "rollback"],
+)
+def test_release_unreachable(
+    run_taskora: Run,
+    fake_cluster: FakeCluster,
+    arguments: list[str],
+    subcommand: str,
+    context: str,
+) -> None:
+    """status and rollback name the context and the fixes when the cluster does not respond."""
     fake_cluster.on(
         "helm",
-        "status",
+        subcommand,
         stderr="Error: Kubernetes cluster unreachable: " + UNREACHABLE,
         exit_code=1,
     )
 
-    result = run_taskora(["deploy", "status"])
+    result = run_taskora(["deploy", *arguments])
 
     assert result.exit_code == 3
-    assert result.stderr.startswith(
-        "Error: helm status failed with exit code 1: Kubernetes cluster unreachable"
+    assert result.stderr == (
+        f"Error: cannot read release taskora, because the cluster of {context} did not "
+        f"respond: helm {subcommand} failed with exit code 1: Kubernetes cluster unreachable: "
+        f"{UNREACHABLE.strip()}. Check that the cluster is running and your network reaches "
+        "it (VPN, authorized networks), and refresh expired credentials with your cloud's "
+        "command: `doctl kubernetes cluster kubeconfig save CLUSTER`, `gcloud container "
+        "clusters get-credentials CLUSTER --location LOCATION`, `az aks get-credentials "
+        "--resource-group GROUP --name CLUSTER`\n"
     )
 
 
