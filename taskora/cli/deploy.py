@@ -9,18 +9,18 @@ message on stderr and an exit code. Rich is imported only where output needs it,
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import shlex
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from taskora.cli.json_errors import json_errors
 from taskora.deploy import assets
 from taskora.deploy.errors import DeployError
 from taskora.deploy.plan import (
@@ -37,7 +37,7 @@ from taskora.deploy.plan import (
     write_values_file,
 )
 from taskora.deploy.values import PLACEHOLDER_DESCRIPTION, MergedValues, ValueOrigin
-from taskora.errors import ExitCode, TaskoraError
+from taskora.errors import ExitCode
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -48,15 +48,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Params = ParamSpec("Params")
-Result = TypeVar("Result")
-
 EPILOG = (
     "Examples:\n\n"
     "  taskora deploy --cloud doks --dry-run\n\n"
     "  taskora deploy --cloud gke -f prod.yaml --image-tag 0.2.0\n\n"
     "  taskora deploy --cloud gke -f prod.yaml --diff\n\n"
-    "  taskora deploy --cloud aks --set replicaCount=3 --set ingress.host=tasks.example.org\n\n"
+    "  taskora deploy --cloud aks -f prod.yaml --set replicaCount=3 "
+    "--set ingress.host=tasks.example.org\n\n"
     "  taskora deploy --cloud gke -f prod.yaml --set-string image.tag=1.20\n\n"
     "  taskora deploy --cloud doks -f prod.yaml --explain\n\n"
     "  taskora deploy --cloud doks -f prod.yaml --dry-run --values-out merged.yaml\n\n"
@@ -105,38 +103,8 @@ app = typer.Typer(
 )
 
 
-def _json_errors(command: Callable[Params, Result]) -> Callable[Params, Result]:
-    """Make ``command`` print an error as JSON on stderr when its ``json_output`` is true."""
-
-    @functools.wraps(command)
-    def run(*args: Params.args, **kwargs: Params.kwargs) -> Result:
-        with _errors_as_json(bool(kwargs.get("json_output"))):
-            return command(*args, **kwargs)
-
-    return run
-
-
-@contextmanager
-def _errors_as_json(json_output: bool) -> Iterator[None]:
-    """With ``json_output``, turn a :class:`TaskoraError` into a JSON object and its exit code.
-
-    Without it the error passes on to ``taskora.cli.app.main``, which prints it as text.
-    """
-    if not json_output:
-        yield
-        return
-    try:
-        yield
-    except TaskoraError as error:
-        logger.info("deploy command failed with exit code %d: %s", error.exit_code, error.message)
-        document = {"error": error.message, "exit_code": int(error.exit_code)}
-        sys.stderr.write(json.dumps(document, ensure_ascii=False) + "\n")
-        sys.stderr.flush()
-        raise typer.Exit(int(error.exit_code)) from None
-
-
 @app.callback(invoke_without_command=True, epilog=EPILOG)
-@_json_errors
+@json_errors
 def deploy(
     ctx: typer.Context,
     cloud: Annotated[
@@ -189,8 +157,8 @@ def deploy(
         typer.Option(
             "--dry-run",
             help="Print the merged values, the helm command and the manifests from "
-            "helm template, and change nothing in the cluster. Keys whose value still "
-            f"is still {PLACEHOLDER_DESCRIPTION} are listed on stderr.",
+            "helm template, and change nothing in the cluster. Keys whose value is still "
+            f"{PLACEHOLDER_DESCRIPTION} are listed on stderr.",
         ),
     ] = False,
     diff: Annotated[
@@ -296,7 +264,7 @@ def deploy(
 
 
 @app.command("status")
-@_json_errors
+@json_errors
 def status(
     release: ReleaseOption = DEFAULT_RELEASE,
     namespace: NamespaceOption = DEFAULT_NAMESPACE,
@@ -311,7 +279,7 @@ def status(
 
 
 @app.command("rollback")
-@_json_errors
+@json_errors
 def rollback(
     revision: Annotated[
         int | None,

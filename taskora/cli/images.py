@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from taskora.cli.json_errors import json_errors
 from taskora.deploy import assets
 from taskora.deploy.errors import DeployError
 from taskora.errors import ExitCode
@@ -35,6 +36,7 @@ def images() -> None:
 
 
 @app.command("build", epilog=EPILOG)
+@json_errors
 def build(
     push: Annotated[
         bool, typer.Option("--push", help="Push the image to its registry after building.")
@@ -111,7 +113,12 @@ def build(
         ),
     ] = None,
     json_output: Annotated[
-        bool, typer.Option("--json", help="Print the built image references as JSON.")
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the built image references as JSON on stdout, and an error as a JSON "
+            "object with the keys error and exit_code on stderr.",
+        ),
     ] = False,
 ) -> None:
     """Build the service image from the project's Dockerfile with buildx, and push it."""

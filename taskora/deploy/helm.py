@@ -11,6 +11,7 @@ from typing import Any
 
 from taskora.deploy import commands
 from taskora.deploy.errors import DeployError
+from taskora.deploy.values import format_key
 
 HELM_ENV = commands.HELM.env_var
 HELM_NAME = commands.HELM.name
@@ -31,6 +32,11 @@ _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 # "- at '/replicaCount': got string, want integer".
 _PATTERN_ERROR = re.compile(
     r"^- at '(?P<pointer>/[^']*)': '(?P<value>.*)' does not match pattern '.*'$", re.MULTILINE
+)
+# A schema error on a string value given as a number or a boolean, which --set infers
+# from text such as 7200 or true.
+_STRING_WANTED = re.compile(
+    r"^- at '(?P<pointer>/[^']*)': got (number|integer|boolean), want string$", re.MULTILINE
 )
 # Descriptions of the expected form of a value, for the schema patterns whose regular
 # expression alone does not show a user what to write, keyed by the JSON pointer that helm
@@ -101,25 +107,47 @@ def run_helm(
             command, commands.HELM, timeout=timeout, waits_for_rollout=waits_for_rollout
         )
     except DeployError as error:
-        explained = explain_pattern_errors(error.message)
+        explained = explain_schema_errors(error.message)
         if explained == error.message:
             raise
         raise DeployError(explained, exit_code=error.exit_code) from None
 
 
-def explain_pattern_errors(message: str) -> str:
-    """Replace the regular expression of each schema error in :data:`PATTERN_HINTS` with the hint.
+def explain_schema_errors(message: str) -> str:
+    """Add what to do to the schema errors in helm's ``message`` that do not show it.
 
-    Other lines of ``message`` stay as they are.
+    The regular expression of each error in :data:`PATTERN_HINTS` is replaced with the
+    hint, and an error on a string value that got a number or a boolean names the
+    ``--set-string`` option for its key. Other lines stay as they are.
     """
 
-    def replace(match: re.Match[str]) -> str:
+    def replace_pattern(match: re.Match[str]) -> str:
         hint = PATTERN_HINTS.get(match.group("pointer"))
         if hint is None:
             return match.group(0)
         return f"- at {match.group('pointer')!r}: {match.group('value')!r} {hint}"
 
-    return _PATTERN_ERROR.sub(replace, message)
+    def add_set_string(match: re.Match[str]) -> str:
+        key = _pointer_to_key(match.group("pointer"))
+        return (
+            f"{match.group(0)}. Quote the value in the values file, or pass it with "
+            f"--set-string {key}=VALUE, which keeps it a string"
+        )
+
+    message = _PATTERN_ERROR.sub(replace_pattern, message)
+    return _STRING_WANTED.sub(add_set_string, message)
+
+
+def _pointer_to_key(pointer: str) -> str:
+    """Write a JSON pointer (RFC 6901) from helm's schema errors as a ``--set`` key.
+
+    A segment of digits is taken as a list index, because the chart has no such map key.
+    """
+    path: list[str | int] = []
+    for segment in pointer.split("/")[1:]:
+        part = segment.replace("~1", "/").replace("~0", "~")
+        path.append(int(part) if part.isdigit() else part)
+    return format_key(tuple(path))
 
 
 def parse_version(output: str) -> tuple[int, int, int]:

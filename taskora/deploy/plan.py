@@ -525,6 +525,12 @@ def _check_values_out(values_out: Path, values_files: tuple[Path, ...]) -> None:
             f"invalid --values-out {values_out}: it is a directory. Pass a file path",
             exit_code=ExitCode.USAGE,
         )
+    if not values_out.absolute().parent.is_dir():
+        raise DeployError(
+            f"invalid --values-out {values_out}: directory {values_out.parent} does not exist. "
+            "Create it, or pass a file in an existing directory",
+            exit_code=ExitCode.USAGE,
+        )
     target = values_out.resolve()
     for values_file in values_files:
         if values_file.resolve() == target:

@@ -768,9 +768,10 @@ def test_values_out_missing_directory(run_taskora: Run, real_helm: Path, tmp_pat
 
     result = run_taskora(["deploy", "--cloud", "doks", "--dry-run", "--values-out", str(target)])
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr.strip() == (
-        f"Error: failed to write the merged values to {target}: No such file or directory"
+        f"Error: invalid --values-out {target}: directory {target.parent} does not exist. "
+        "Create it, or pass a file in an existing directory"
     )
     assert result.stdout == ""
 

@@ -18,7 +18,7 @@ from fake_cluster import FakeCluster, write_filled_placeholders
 from rich.console import Console
 
 from taskora.cli import deploy as deploy_cli
-from taskora.deploy.helm import ReleaseDetails, Revision, explain_pattern_errors
+from taskora.deploy.helm import ReleaseDetails, Revision, explain_schema_errors
 from taskora.deploy.preflight import CheckStatus, PreflightError, PreflightReport
 from taskora.deploy.release import ReleaseReport
 
@@ -166,13 +166,49 @@ def test_pattern_hint_leaves_other_lines() -> None:
         "- at '/cloudSqlProxy/instanceConnectionName': 'x' does not match pattern '^a$'"
     )
 
-    assert explain_pattern_errors(message).splitlines() == [
+    assert explain_schema_errors(message).splitlines() == [
         "helm template failed with exit code 1: values don't meet the specifications:",
         "taskora:",
         "- at '/replicaCount': got string, want integer",
         "- at '/image/repository': 'Foo' does not match pattern '^[a-z]+$'",
         f"- at '/cloudSqlProxy/instanceConnectionName': 'x' {CONNECTION_NAME_HINT}",
     ]
+
+
+def test_schema_hint_string_wanted() -> None:
+    """A number or boolean where the schema wants a string names --set-string for its key."""
+    message = (
+        "taskora:\n"
+        "- at '/ingress/annotations/nginx.ingress.kubernetes.io~1proxy-read-timeout': got "
+        "number, want string\n"
+        "- at '/imagePullSecrets/0/name': got boolean, want string\n"
+        "- at '/replicaCount': got string, want integer"
+    )
+
+    assert explain_schema_errors(message).splitlines() == [
+        "taskora:",
+        "- at '/ingress/annotations/nginx.ingress.kubernetes.io~1proxy-read-timeout': got "
+        "number, want string. Quote the value in the values file, or pass it with --set-string "
+        "ingress.annotations.nginx\\.ingress\\.kubernetes\\.io/proxy-read-timeout=VALUE, which "
+        "keeps it a string",
+        "- at '/imagePullSecrets/0/name': got boolean, want string. Quote the value in the "
+        "values file, or pass it with --set-string imagePullSecrets[0].name=VALUE, which keeps "
+        "it a string",
+        "- at '/replicaCount': got string, want integer",
+    ]
+
+
+def test_schema_hint_from_real_helm(run_taskora: Run, real_helm: Path) -> None:
+    result = run_taskora(
+        ["deploy", "--cloud", "doks", "--dry-run", "--set", "ingress.annotations.a\\.b/c=7200"]
+    )
+
+    assert result.exit_code == 2
+    assert (
+        "- at '/ingress/annotations/a.b~1c': got number, want string. Quote the value in the "
+        "values file, or pass it with --set-string ingress.annotations.a\\.b/c=VALUE, which "
+        "keeps it a string"
+    ) in result.stderr.splitlines()
 
 
 def test_status_history_piped_not_cut(run_taskora: Run, fake_cluster: FakeCluster) -> None:

@@ -311,6 +311,22 @@ def test_build_base_image_argument(
     assert call["build_args"] == {"PYTHON_IMAGE": base_image}
 
 
+def test_build_json_error(run_taskora: Run, buildx_calls: list[dict[str, Any]]) -> None:
+    """With --json, an error is one JSON object on stderr, as for taskora deploy."""
+    result = run_taskora(
+        ["images", "build", "--repository", "ghcr.io/acme/taskora", "--tag", "-bad", "--json"]
+    )
+
+    assert result.exit_code == 2
+    assert json.loads(result.stderr) == {
+        "error": "invalid image tag '-bad': use at most 128 letters, digits, '_', '.' and '-', "
+        "not starting with '.' or '-'",
+        "exit_code": 2,
+    }
+    assert result.stdout == ""
+    assert buildx_calls == []
+
+
 def test_build_invalid_repository(run_taskora: Run, buildx_calls: list[dict[str, Any]]) -> None:
     result = run_taskora(["images", "build", "--repository", "Acme/Taskora"])
 
