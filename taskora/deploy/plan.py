@@ -193,7 +193,8 @@ def render(plan: DeployPlan, *, read_helm_version: bool = False) -> DryRun:
     Placeholder values are rendered as they are, so that a user can inspect a profile
     before filling it in. :meth:`MergedValues.placeholder_keys` lists them.
     ``read_helm_version`` runs ``helm version`` beside the render, so that the returned
-    upgrade command has the rollback flag of that helm at no cost in wall-clock time.
+    upgrade command has the rollback flag of that helm at little wall-clock cost on two or
+    more cores.
     """
     version_process = _start_helm_version(plan.helm) if read_helm_version else None
     try:

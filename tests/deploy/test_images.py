@@ -29,6 +29,7 @@ Run = Callable[[Sequence[str]], CliResult]
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 IMAGE_LOCK = REPO_ROOT / "requirements" / "image.txt"
+BUILD_LOCK = REPO_ROOT / "requirements" / "build.txt"
 NO_ENGINE = (
     "ERROR: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
     "Is the docker daemon running?\n"
@@ -584,8 +585,18 @@ def test_dockerfile_installs_locked_dependencies() -> None:
     copies = [argument for instruction, argument in instructions if instruction == "COPY"]
     runs = [argument for instruction, argument in instructions if instruction == "RUN"]
 
-    assert copies[0] == "requirements/image.txt ./requirements.txt"
-    assert "pip install --require-hashes --no-deps -r requirements.txt" in runs[0]
+    assert copies[0] == "requirements/image.txt requirements/build.txt ./requirements/"
+    assert (
+        "/opt/taskora/bin/pip install --require-hashes --no-deps -r requirements/image.txt"
+        in runs[0]
+    )
+    assert (
+        "/opt/build/bin/pip install --require-hashes --no-deps -r requirements/build.txt"
+        in (runs[0])
+    )
+    assert (
+        "/opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels ." in (runs[1])
+    )
     assert "/opt/taskora/bin/pip install --no-deps /wheels/taskora-*.whl" in runs[1]
     assert "/opt/taskora/bin/pip check" in runs[1]
 
@@ -593,9 +604,9 @@ def test_dockerfile_installs_locked_dependencies() -> None:
 # The image's lock file: exact versions with hashes for every runtime dependency.
 
 
-def locked_requirements() -> dict[str, tuple[Requirement, list[str]]]:
-    """Read the lock into ``{normalized name: (requirement, [hashes])}``."""
-    joined = re.sub(r"\\\n", " ", IMAGE_LOCK.read_text(encoding="utf-8"))
+def locked_requirements(lock: Path = IMAGE_LOCK) -> dict[str, tuple[Requirement, list[str]]]:
+    """Read a lock file into ``{normalized name: (requirement, [hashes])}``."""
+    joined = re.sub(r"\\\n", " ", lock.read_text(encoding="utf-8"))
     locked: dict[str, tuple[Requirement, list[str]]] = {}
     for line in joined.splitlines():
         line = line.strip()
@@ -620,10 +631,22 @@ def test_image_lock_pins_every_dependency() -> None:
         assert dependency.specifier.contains(pin.version), f"{name}=={pin.version}"
 
 
-def test_image_lock_hashes_every_pin() -> None:
-    locked = locked_requirements()
+def test_build_lock_pins_build_backend() -> None:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    locked = locked_requirements(BUILD_LOCK)
 
-    assert len(locked) > 40
+    for dependency in map(Requirement, project["build-system"]["requires"]):
+        name = canonicalize_name(dependency.name)
+        assert name in locked, f"{name} is missing from {BUILD_LOCK.name}"
+        [pin] = locked[name][0].specifier
+        assert dependency.specifier.contains(pin.version), f"{name}=={pin.version}"
+
+
+@pytest.mark.parametrize("lock", [IMAGE_LOCK, BUILD_LOCK], ids=["image", "build"])
+def test_image_lock_hashes_every_pin(lock: Path) -> None:
+    locked = locked_requirements(lock)
+
+    assert len(locked) > (40 if lock == IMAGE_LOCK else 0)
     for name, (requirement, hashes) in locked.items():
         assert [spec.operator for spec in requirement.specifier] == ["=="], name
         assert hashes, f"{name} has no hash"
@@ -631,9 +654,10 @@ def test_image_lock_hashes_every_pin() -> None:
             assert re.fullmatch(r"sha256:[0-9a-f]{64}", value), f"{name}: {value}"
 
 
-def test_image_lock_names_no_local_index() -> None:
-    """The lock must not point pip at an index or a directory that only one machine has."""
-    text = IMAGE_LOCK.read_text(encoding="utf-8")
+@pytest.mark.parametrize("lock", [IMAGE_LOCK, BUILD_LOCK], ids=["image", "build"])
+def test_image_lock_names_no_local_index(lock: Path) -> None:
+    """A lock must not point pip at an index or a directory that only one machine has."""
+    text = lock.read_text(encoding="utf-8")
 
     for option in ("--find-links", "--index-url", "--extra-index-url", "file://"):
         assert option not in text, option
