@@ -433,11 +433,14 @@ def _print_checks(report: PreflightReport, json_output: bool) -> None:
         return
     from rich.markup import escape
 
+    from taskora.deploy.preflight import indent_continuation
+
     marks = {"passed": "[green]ok[/]", "failed": "[red]FAILED[/]", "skipped": "[yellow]skipped[/]"}
     console = _stderr()
     console.print("Preflight:")
     for check in report.checks:
-        console.print(f"  {marks[check.status.value]} {escape(check.name)}: {escape(check.detail)}")
+        detail = indent_continuation(check.detail, "    ")
+        console.print(f"  {marks[check.status.value]} {escape(check.name)}: {escape(detail)}")
 
 
 def _deploy(plan: DeployPlan, *, check_image: bool, json_output: bool) -> None:

@@ -123,8 +123,8 @@ def check_build_request(request: BuildRequest) -> None:
         )
     if not request.dockerfile.is_file():
         raise DeployError(
-            f"Dockerfile not found at {request.dockerfile}: run from a checkout of taskora "
-            "or pass --file",
+            f"Dockerfile not found at {request.dockerfile}: pass --directory with the root "
+            "of a taskora checkout, run from inside one, or pass --file",
             exit_code=ExitCode.USAGE,
         )
 

@@ -7,6 +7,7 @@ itself go to the same cluster even if the kubeconfig's current context changes m
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,15 @@ PROCESS_TIMEOUT_SECONDS = 20.0
 SECRET_KEYS_TEMPLATE = "{{.metadata.name}}{{range $key, $value := .data}} {{$key}}{{end}}"
 
 _SERVER_VERSION = re.compile(r"v?(\d+)\.(\d+)")
+
+# The command of each cloud's CLI that writes a kubeconfig context for a cluster.
+CREDENTIALS_COMMANDS = {
+    "doks": "doctl kubernetes cluster kubeconfig save CLUSTER",
+    "gke": "gcloud container clusters get-credentials CLUSTER --location LOCATION",
+    "aks": "az aks get-credentials --resource-group GROUP --name CLUSTER",
+}
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,30 @@ def parse_client_version(output: str) -> str:
             f"cannot read the kubectl version from {output[:200]!r}: reinstall kubectl"
         ) from None
     return str(version)
+
+
+def unreachable_message(failure: str, kube_context: str | None, detail: str) -> str:
+    """Write the error for ``failure`` (``cannot read release taskora``) when the cluster is down.
+
+    ``detail`` is the tool's own message. Without ``kube_context`` the current context is
+    read from the kubeconfig, so the message names the cluster that did not respond.
+    """
+    context = f"context {kube_context}" if kube_context else _current_context_description()
+    credentials = ", ".join(f"`{command}`" for command in CREDENTIALS_COMMANDS.values())
+    return (
+        f"{failure}, because the cluster of {context} did not respond: {detail}. Check that "
+        "the cluster is running and your network reaches it (VPN, authorized networks), and "
+        f"refresh expired credentials with your cloud's command: {credentials}"
+    )
+
+
+def _current_context_description() -> str:
+    try:
+        name = run_kubectl(current_context_command(find_kubectl())).strip()
+    except DeployError as error:
+        logger.info("cannot read the current context: %s", error.message)
+        return "the current context"
+    return f"context {name} (the current context)" if name else "the current context"
 
 
 def current_context_command(kubectl: Path) -> list[str]:

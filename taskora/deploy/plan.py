@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from taskora.deploy import assets, helm
+from taskora.deploy import assets, helm, kubectl
 from taskora.deploy.errors import DeployError
 from taskora.deploy.values import (
     CHART_DEFAULTS_SOURCE,
@@ -397,14 +397,14 @@ def diff(plan: DeployPlan) -> DiffResult:
                 values_file,
                 kube_context=request.kube_context,
             )
-            output = helm.run_helm(command, timeout=helm.TEMPLATE_TIMEOUT_SECONDS)
+            output = _read_release(plan, command, helm.TEMPLATE_TIMEOUT_SECONDS)
         return DiffResult(method="helm-diff", plugin_output=output)
 
     command = helm.get_manifest_command(
         plan.helm, request.release, request.namespace, request.kube_context
     )
     try:
-        deployed = helm.run_helm(command, timeout=helm.QUERY_TIMEOUT_SECONDS)
+        deployed = _read_release(plan, command, helm.QUERY_TIMEOUT_SECONDS)
     except DeployError as error:
         if error.exit_code is not ExitCode.NOT_FOUND:
             raise
@@ -412,6 +412,20 @@ def diff(plan: DeployPlan) -> DiffResult:
         deployed = ""
     rendered = render(plan).manifests
     return DiffResult(method="helm get manifest", changes=compare_manifests(deployed, rendered))
+
+
+def _read_release(plan: DeployPlan, command: list[str], timeout: float) -> str:
+    """Run a helm command that reads the release, and name the fixes if the cluster is down."""
+    try:
+        return helm.run_helm(command, timeout=timeout)
+    except DeployError as error:
+        if error.exit_code is not ExitCode.UNREACHABLE:
+            raise
+        failure = f"cannot compare with release {plan.request.release}"
+        raise DeployError(
+            kubectl.unreachable_message(failure, plan.request.kube_context, error.message),
+            exit_code=ExitCode.UNREACHABLE,
+        ) from None
 
 
 def chart_app_version() -> str:
@@ -459,8 +473,9 @@ def _values_file(values: MergedValues, kept_path: Path | None) -> Iterator[Path]
         with _merged_values_file(values) as temporary:
             yield temporary
         return
-    # An absolute path keeps the printed helm command valid from any directory.
-    path = kept_path.absolute()
+    # An absolute path keeps the printed helm command valid from any directory, and
+    # resolve() drops the ".." parts that Path.absolute() keeps.
+    path = kept_path.resolve()
     write_values_file(values, path)
     yield path
 

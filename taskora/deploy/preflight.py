@@ -21,6 +21,7 @@ from typing import Any
 
 from taskora.deploy import helm, kubectl
 from taskora.deploy.errors import DeployError
+from taskora.deploy.kubectl import CREDENTIALS_COMMANDS
 from taskora.errors import ExitCode
 
 logger = logging.getLogger(__name__)
@@ -34,12 +35,6 @@ DAPR_INSTALL_FIX = (
     "dapr/dapr --namespace dapr-system --create-namespace --wait`"
 )
 
-# The command of each cloud's CLI that writes a kubeconfig context for a cluster.
-CREDENTIALS_COMMANDS = {
-    "doks": "doctl kubernetes cluster kubeconfig save CLUSTER",
-    "gke": "gcloud container clusters get-credentials CLUSTER --location LOCATION",
-    "aks": "az aks get-credentials --resource-group GROUP --name CLUSTER",
-}
 
 # GKE's own Ingress classes, which GKE reads from an annotation and which need no
 # IngressClass object.
@@ -151,7 +146,12 @@ class PreflightError(DeployError):
             f"nothing deployed: {count} preflight {'check' if count == 1 else 'checks'} failed"
         ]
         for check in failures:
-            lines.append(f"- {check.name}: {_end_sentence(check.detail)} Fix: {check.fix}")
+            detail = _end_sentence(check.detail)
+            if "\n" in detail:
+                # A tool's message of several lines gets its fix on a line of its own.
+                lines.append(f"- {check.name}: {indent_continuation(detail)}\n  Fix: {check.fix}")
+            else:
+                lines.append(f"- {check.name}: {detail} Fix: {check.fix}")
         if report.unreachable:
             exit_code = ExitCode.UNREACHABLE
         elif report.invalid_values or report.invalid_context:
@@ -160,6 +160,11 @@ class PreflightError(DeployError):
             exit_code = ExitCode.ERROR
         super().__init__("\n".join(lines), exit_code=exit_code)
         self.report = report
+
+
+def indent_continuation(text: str, indent: str = "  ") -> str:
+    """Indent every line of ``text`` after the first, so it reads as part of one list item."""
+    return text.replace("\n", "\n" + indent)
 
 
 def _end_sentence(text: str) -> str:
@@ -212,10 +217,12 @@ def run_preflight(
     of local checks that ran first; its failures count too.
     """
     report = report if report is not None else PreflightReport()
+    reached = False
     kubectl_path = _check_tools(preflight, report)
     if kubectl_path is not None:
         context = _check_context(kubectl_path, preflight, report)
         if context is not None and _check_server(kubectl_path, context, preflight, report):
+            reached = True
             report.context = context
             _check_dapr(kubectl_path, context, report)
             _check_addons(kubectl_path, context, preflight, report)
@@ -224,6 +231,13 @@ def run_preflight(
             if _check_namespace(kubectl_path, context, preflight.namespace, required, report):
                 for secret in secrets:
                     _check_secret(kubectl_path, context, preflight.namespace, secret, report)
+    if not reached:
+        report.add(
+            "cluster resources",
+            CheckStatus.SKIPPED,
+            "Dapr, the ingress add-ons, the namespace and the Secrets are checked once the "
+            "failed check above passes",
+        )
 
     _check_image(preflight, image_lookup, report)
     if report.failures:

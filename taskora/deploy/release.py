@@ -8,8 +8,8 @@ from pathlib import Path
 
 from taskora.deploy import helm
 from taskora.deploy.errors import DeployError
+from taskora.deploy.kubectl import unreachable_message
 from taskora.deploy.plan import DeployRequest, normalize_release_request
-from taskora.deploy.preflight import CREDENTIALS_COMMANDS
 from taskora.errors import ExitCode
 
 logger = logging.getLogger(__name__)
@@ -120,18 +120,10 @@ def _run_for(ref: ReleaseRef, command: list[str]) -> str:
                 exit_code=ExitCode.NOT_FOUND,
             ) from None
         if error.exit_code is ExitCode.UNREACHABLE:
-            credentials = ", ".join(f"`{command}`" for command in CREDENTIALS_COMMANDS.values())
             raise DeployError(
-                f"cannot read release {ref.release}, because the cluster of "
-                f"{_context_name(ref)} did not respond: {error.message}. Check that the "
-                "cluster is running and your network reaches it (VPN, authorized networks), "
-                f"and refresh expired credentials with your cloud's command: {credentials}",
+                unreachable_message(
+                    f"cannot read release {ref.release}", ref.kube_context, error.message
+                ),
                 exit_code=ExitCode.UNREACHABLE,
             ) from None
         raise
-
-
-def _context_name(ref: ReleaseRef) -> str:
-    if ref.kube_context:
-        return f"context {ref.kube_context}"
-    return "the current context"

@@ -81,6 +81,13 @@ PROFILE_ADDONS = {
     ],
 }
 UNREACHABLE = "Unable to connect to the server: dial tcp 10.0.0.1:443: i/o timeout\n"
+# The fixes that status, rollback and --diff print after helm's error when the cluster is down.
+UNREACHABLE_FIX = (
+    "Check that the cluster is running and your network reaches it (VPN, authorized "
+    "networks), and refresh expired credentials with your cloud's command: `doctl kubernetes "
+    "cluster kubeconfig save CLUSTER`, `gcloud container clusters get-credentials CLUSTER "
+    "--location LOCATION`, `az aks get-credentials --resource-group GROUP --name CLUSTER`"
+)
 
 
 @dataclass

@@ -675,7 +675,9 @@ def test_dry_run_temporary_values_note(run_taskora: Run, real_helm: Path) -> Non
 def test_dry_run_values_out_command(
     run_taskora: Run, real_helm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
+    # A relative path with ".." is printed as the absolute path it names.
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
     stale = tmp_path / "merged.yaml"
     stale.write_text("old: content\n", encoding="utf-8")
 
@@ -688,7 +690,7 @@ def test_dry_run_values_out_command(
             "--set",
             "replicaCount=2",
             "--values-out",
-            "merged.yaml",
+            "../merged.yaml",
         ]
     )
 

@@ -16,6 +16,7 @@ import yaml
 from deploy_helpers import CliResult
 from fake_cluster import (
     UNREACHABLE,
+    UNREACHABLE_FIX,
     VALUES_FILE,
     FakeCluster,
     preflight_calls,
@@ -443,8 +444,8 @@ def test_status_release_not_found(run_taskora: Run, fake_cluster: FakeCluster) -
 @pytest.mark.parametrize(
     ("arguments", "subcommand", "context"),
     [
-        (["status"], "status", "the current context"),
-        (["rollback", "--context", "do-fra1-prod"], "history", "context do-fra1-prod"),
+        (["status"], "status", "context do-fra1-prod (the current context)"),
+        (["rollback", "--context", "gke_acme_prod"], "history", "context gke_acme_prod"),
     ],
     ids=["status", "rollback"],
 )
@@ -456,6 +457,7 @@ def test_release_unreachable(
     context: str,
 ) -> None:
     """status and rollback name the context and the fixes when the cluster does not respond."""
+    fake_cluster.on("kubectl", "config", "current-context", stdout="do-fra1-prod\n")
     fake_cluster.on(
         "helm",
         subcommand,
@@ -469,11 +471,25 @@ def test_release_unreachable(
     assert result.stderr == (
         f"Error: cannot read release taskora, because the cluster of {context} did not "
         f"respond: helm {subcommand} failed with exit code 1: Kubernetes cluster unreachable: "
-        f"{UNREACHABLE.strip()}. Check that the cluster is running and your network reaches "
-        "it (VPN, authorized networks), and refresh expired credentials with your cloud's "
-        "command: `doctl kubernetes cluster kubeconfig save CLUSTER`, `gcloud container "
-        "clusters get-credentials CLUSTER --location LOCATION`, `az aks get-credentials "
-        "--resource-group GROUP --name CLUSTER`\n"
+        f"{UNREACHABLE.strip()}. {UNREACHABLE_FIX}\n"
+    )
+
+
+def test_status_unreachable_unknown_context(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    """Without --context and with no readable current context, the message says so."""
+    fake_cluster.on(
+        "helm",
+        "status",
+        stderr="Error: Kubernetes cluster unreachable: " + UNREACHABLE,
+        exit_code=1,
+    )
+
+    result = run_taskora(["deploy", "status"])
+
+    assert result.exit_code == 3
+    assert result.stderr.startswith(
+        "Error: cannot read release taskora, because the cluster of the current context did "
+        "not respond: "
     )
 
 

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 from deploy_helpers import CliResult
-from fake_cluster import UNREACHABLE, VALUES_FILE, FakeCluster, write_filled_placeholders
+from fake_cluster import (
+    UNREACHABLE,
+    UNREACHABLE_FIX,
+    VALUES_FILE,
+    FakeCluster,
+    write_filled_placeholders,
+)
 
 from taskora.deploy import assets
 from taskora.deploy.diff import ChangeKind, compare_manifests
@@ -269,10 +275,15 @@ def test_diff_unreachable_cluster(
         exit_code=1,
     )
 
+    fake_cluster.on("kubectl", "config", "current-context", stdout="do-fra1-prod\n")
+
     result = run_taskora(["deploy", "--cloud", "doks", "-f", str(doks_values), "--diff"])
 
     assert result.exit_code == 3
-    assert result.stderr.startswith(
-        "Error: helm get manifest failed with exit code 1: Kubernetes cluster unreachable"
+    assert result.stderr == (
+        "Error: cannot compare with release taskora, because the cluster of context "
+        "do-fra1-prod (the current context) did not respond: helm get manifest failed with "
+        f"exit code 1: Kubernetes cluster unreachable: {UNREACHABLE.strip()}. "
+        f"{UNREACHABLE_FIX}\n"
     )
     assert result.stdout == ""

@@ -151,10 +151,15 @@ def test_connection_name_error_in_check_report(
     )
 
     assert result.exit_code == 2
-    assert (
+    schema_error = (
         f"- at '/cloudSqlProxy/instanceConnectionName': 'Acme:europe-west1:taskora' "
         f"{CONNECTION_NAME_HINT}"
-    ) in result.stderr.splitlines()
+    )
+    lines = result.stderr.splitlines()
+    # Indented under its check in the report, then under its item in the error summary.
+    assert f"    {schema_error}" in lines
+    assert f"  {schema_error}." in lines
+    assert "  Fix: correct the values that helm names, then run the command again" in lines
 
 
 def test_pattern_hint_leaves_other_lines() -> None:

@@ -344,9 +344,10 @@ def test_build_missing_dockerfile(
 
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        f"Error: Dockerfile not found at {tmp_path / 'Dockerfile'}: run from a checkout of "
-        "taskora or pass --file"
+        f"Error: Dockerfile not found at {tmp_path / 'Dockerfile'}: pass --directory with the "
+        "root of a taskora checkout, run from inside one, or pass --file"
     )
+    assert buildx_calls == []
 
 
 def test_build_no_docker_engine(run_taskora: Run, fake_cluster: FakeCluster) -> None:
@@ -389,7 +390,7 @@ def test_build_finds_checkout_from_working_directory(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Without --directory, the build context is the checkout that contains the working directory."""
+    """Without --directory, the build context is the checkout around the working directory."""
     checkout = tmp_path / "checkout"
     (checkout / "docs").mkdir(parents=True)
     (checkout / "Dockerfile").write_text("FROM scratch\n", encoding="utf-8")

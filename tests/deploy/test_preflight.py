@@ -698,6 +698,10 @@ def test_deploy_schema_error_and_unreachable(
     assert (
         "  FAILED cluster: the API server of context do-fra1-prod did not respond" in result.stderr
     )
+    assert (
+        "  skipped cluster resources: Dapr, the ingress add-ons, the namespace and the Secrets "
+        "are checked once the failed check above passes"
+    ) in lines
     assert "Error: nothing deployed: 2 preflight checks failed" in result.stderr
     assert fake_cluster.values_passed("helm", "upgrade") == []
 
