@@ -211,9 +211,16 @@ def render(plan: DeployPlan, *, read_helm_version: bool = False) -> DryRun:
                 helm_major=helm_major,
             )
     finally:
-        if version_process is not None and version_process.poll() is None:
-            version_process.kill()
-            version_process.wait()
+        if version_process is not None and not _pipe_closed(version_process):
+            # The render failed before the version was read: stop helm version if it still
+            # runs, and let communicate() close its pipe.
+            if version_process.poll() is None:
+                version_process.kill()
+            version_process.communicate()
+
+
+def _pipe_closed(process: subprocess.Popen[str]) -> bool:
+    return process.stdout is None or process.stdout.closed
 
 
 def _start_helm_version(helm_path: Path) -> subprocess.Popen[str] | None:

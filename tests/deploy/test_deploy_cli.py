@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shlex
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,9 @@ from rich.text import Text
 
 from taskora.cli import deploy as deploy_cli
 from taskora.deploy import assets
+from taskora.deploy.errors import DeployError
+from taskora.deploy.plan import DeployRequest, build_plan, render
+from taskora.errors import ExitCode
 
 Run = Callable[[Sequence[str]], CliResult]
 
@@ -804,3 +809,21 @@ def test_deploy_imports_only_its_command() -> None:
 
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.splitlines()[-1] == "[]"
+
+
+def test_render_failure_closes_helm_version(real_helm: Path) -> None:
+    """A render that fails stops the helm version run beside it and closes its pipe."""
+    plan = build_plan(DeployRequest(cloud="doks", set_arguments=("replicaCount=x",)))
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exit_code = None
+        try:
+            render(plan, read_helm_version=True)
+        except DeployError as error:
+            # Only the code is kept: the traceback would keep the process object alive.
+            exit_code = error.exit_code
+        gc.collect()
+
+    assert exit_code == ExitCode.USAGE
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
