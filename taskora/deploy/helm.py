@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from taskora.deploy import commands
+from taskora.deploy import commands, kubectl
 from taskora.deploy.errors import DeployError
 from taskora.deploy.values import format_key
+from taskora.errors import ExitCode
 
 HELM_ENV = commands.HELM.env_var
 HELM_NAME = commands.HELM.name
@@ -111,6 +112,25 @@ def run_helm(
         if explained == error.message:
             raise
         raise DeployError(explained, exit_code=error.exit_code) from None
+
+
+def read_from_cluster(
+    command: Sequence[str], *, failure: str, kube_context: str | None, timeout: float
+) -> str:
+    """Run a helm command that reads from the cluster and return its standard output.
+
+    When the cluster does not respond, the :class:`DeployError` starts with ``failure``
+    (``cannot read release taskora``) and names the context and the fixes.
+    """
+    try:
+        return run_helm(command, timeout=timeout)
+    except DeployError as error:
+        if error.exit_code is not ExitCode.UNREACHABLE:
+            raise
+        raise DeployError(
+            kubectl.unreachable_message(failure, kube_context, error.message),
+            exit_code=ExitCode.UNREACHABLE,
+        ) from None
 
 
 def explain_schema_errors(message: str) -> str:

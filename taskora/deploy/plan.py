@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from taskora.deploy import assets, helm, kubectl
+from taskora.deploy import assets, helm
 from taskora.deploy.errors import DeployError
 from taskora.deploy.values import (
     CHART_DEFAULTS_SOURCE,
@@ -393,6 +393,7 @@ def diff(plan: DeployPlan) -> DiffResult:
     from taskora.deploy.diff import compare_manifests
 
     request = plan.request
+    failure = f"cannot compare with release {request.release}"
     plugins = helm.run_helm(helm.plugin_list_command(plan.helm), timeout=helm.QUERY_TIMEOUT_SECONDS)
     if helm.has_diff_plugin(plugins):
         with _values_file(plan.values, request.values_out) as values_file:
@@ -404,14 +405,24 @@ def diff(plan: DeployPlan) -> DiffResult:
                 values_file,
                 kube_context=request.kube_context,
             )
-            output = _read_release(plan, command, helm.TEMPLATE_TIMEOUT_SECONDS)
+            output = helm.read_from_cluster(
+                command,
+                failure=failure,
+                kube_context=request.kube_context,
+                timeout=helm.TEMPLATE_TIMEOUT_SECONDS,
+            )
         return DiffResult(method="helm-diff", plugin_output=output)
 
     command = helm.get_manifest_command(
         plan.helm, request.release, request.namespace, request.kube_context
     )
     try:
-        deployed = _read_release(plan, command, helm.QUERY_TIMEOUT_SECONDS)
+        deployed = helm.read_from_cluster(
+            command,
+            failure=failure,
+            kube_context=request.kube_context,
+            timeout=helm.QUERY_TIMEOUT_SECONDS,
+        )
     except DeployError as error:
         if error.exit_code is not ExitCode.NOT_FOUND:
             raise
@@ -419,20 +430,6 @@ def diff(plan: DeployPlan) -> DiffResult:
         deployed = ""
     rendered = render(plan).manifests
     return DiffResult(method="helm get manifest", changes=compare_manifests(deployed, rendered))
-
-
-def _read_release(plan: DeployPlan, command: list[str], timeout: float) -> str:
-    """Run a helm command that reads the release, and name the fixes if the cluster is down."""
-    try:
-        return helm.run_helm(command, timeout=timeout)
-    except DeployError as error:
-        if error.exit_code is not ExitCode.UNREACHABLE:
-            raise
-        failure = f"cannot compare with release {plan.request.release}"
-        raise DeployError(
-            kubectl.unreachable_message(failure, plan.request.kube_context, error.message),
-            exit_code=ExitCode.UNREACHABLE,
-        ) from None
 
 
 def chart_app_version() -> str:

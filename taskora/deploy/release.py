@@ -8,7 +8,6 @@ from pathlib import Path
 
 from taskora.deploy import helm
 from taskora.deploy.errors import DeployError
-from taskora.deploy.kubectl import unreachable_message
 from taskora.deploy.plan import DeployRequest, normalize_release_request
 from taskora.errors import ExitCode
 
@@ -111,19 +110,17 @@ def rollback(
 
 def _run_for(ref: ReleaseRef, command: list[str]) -> str:
     try:
-        return helm.run_helm(command, timeout=helm.QUERY_TIMEOUT_SECONDS)
+        return helm.read_from_cluster(
+            command,
+            failure=f"cannot read release {ref.release}",
+            kube_context=ref.kube_context,
+            timeout=helm.QUERY_TIMEOUT_SECONDS,
+        )
     except DeployError as error:
         if error.exit_code is ExitCode.NOT_FOUND:
             raise DeployError(
                 f"release {ref.release} not found in namespace {ref.namespace}: check --release "
                 "and --namespace, or list releases with `helm list --all-namespaces`",
                 exit_code=ExitCode.NOT_FOUND,
-            ) from None
-        if error.exit_code is ExitCode.UNREACHABLE:
-            raise DeployError(
-                unreachable_message(
-                    f"cannot read release {ref.release}", ref.kube_context, error.message
-                ),
-                exit_code=ExitCode.UNREACHABLE,
             ) from None
         raise
