@@ -237,7 +237,7 @@ def test_dry_run_helm4_command(
 
 
 def test_dry_run_unreadable_helm_version(run_taskora: Run, fake_cluster: FakeCluster) -> None:
-    """When helm version fails, the dry run still renders and says which form it prints."""
+    """When helm version fails, the dry run still renders and notes the form it prints."""
     result = run_taskora(["deploy", "--cloud", "doks", "--dry-run"])
 
     assert result.exit_code == 0, result.stderr

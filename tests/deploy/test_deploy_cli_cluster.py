@@ -476,7 +476,7 @@ def test_release_unreachable(
 
 
 def test_status_unreachable_unknown_context(run_taskora: Run, fake_cluster: FakeCluster) -> None:
-    """Without --context and with no readable current context, the message says so."""
+    """With neither --context nor a readable current context, no context is named."""
     fake_cluster.on(
         "helm",
         "status",
