@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import Any
 
 import typer
+import typer.main
 
 from taskora import __version__
 from taskora.errors import TaskoraError
@@ -75,6 +77,32 @@ def mount_commands(names: list[str] | None = None) -> typer.Typer:
     return app
 
 
+def name_option_values(command: Any) -> Any:
+    """Give every option of ``command`` and its subcommands a readable placeholder in help.
+
+    Typer writes an option's Python type after it (``--cloud <str>``, ``--json <bool>``,
+    ``-f <list[Path]>``). This names the value after the option instead (``--cloud
+    CLOUD``), as most command-line tools do, and shows flags, ``--help`` included, with no
+    placeholder. Options that declare their own metavar keep it, and options with a fixed
+    set of choices or a numeric range keep Typer's placeholder, which lists them.
+    """
+    options = [*command.params, command.get_help_option(typer.Context(command))]
+    for option in options:
+        if option is None or option.param_type_name != "option" or option.metavar is not None:
+            continue
+        if option.is_flag:
+            option.metavar = ""
+            continue
+        descriptor = getattr(option, "type_descriptor", None)
+        if descriptor is not None and (descriptor.is_choice or descriptor.is_ranged):
+            continue
+        long_names = [name for name in option.opts if name.startswith("--")]
+        option.metavar = (long_names or option.opts)[0].lstrip("-").upper()
+    for subcommand in getattr(command, "commands", {}).values():
+        name_option_values(subcommand)
+    return command
+
+
 def requested_command(arguments: list[str]) -> str | None:
     """Return the command named on the command line, or None for help, completion or a typo."""
     if any(name.startswith("_TASKORA_COMPLETE") for name in os.environ):
@@ -90,7 +118,7 @@ def main() -> None:
     command = requested_command(sys.argv[1:])
     mount_commands([command] if command is not None else None)
     try:
-        app()
+        name_option_values(typer.main.get_command(app))()
     except TaskoraError as error:
         from rich.console import Console
         from rich.markup import escape

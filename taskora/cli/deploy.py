@@ -121,6 +121,7 @@ def deploy(
         str | None,
         typer.Option(
             "--image-tag",
+            metavar="TAG",
             help="Image tag to deploy, applied after every --set.",
             show_default="the chart's appVersion, which is the taskora version",
         ),
@@ -130,6 +131,7 @@ def deploy(
         typer.Option(
             "--values",
             "-f",
+            metavar="FILE",
             help="YAML values file layered over the profile. Repeatable; later files win.",
             show_default=False,
         ),
@@ -138,6 +140,7 @@ def deploy(
         list[str] | None,
         typer.Option(
             "--set",
+            metavar="KEY=VALUE",
             help="KEY=VALUE layered over the values files, as in helm --set "
             "(dotted keys, list index as name\\[0]). Repeatable.",
             show_default=False,
@@ -147,6 +150,7 @@ def deploy(
         list[str] | None,
         typer.Option(
             "--set-string",
+            metavar="KEY=VALUE",
             help="KEY=VALUE whose value always stays a string, as in helm --set-string, "
             "applied after every --set. Repeatable.",
             show_default=False,

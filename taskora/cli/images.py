@@ -70,6 +70,7 @@ def build(
         typer.Option(
             "--values",
             "-f",
+            metavar="FILE",
             help="Values file layered over the profile, as for taskora deploy. Repeatable.",
             show_default=False,
         ),
@@ -77,7 +78,10 @@ def build(
     set_values: Annotated[
         list[str] | None,
         typer.Option(
-            "--set", help="KEY=VALUE over the values files. Repeatable.", show_default=False
+            "--set",
+            metavar="KEY=VALUE",
+            help="KEY=VALUE over the values files. Repeatable.",
+            show_default=False,
         ),
     ] = None,
     repository: Annotated[
@@ -92,6 +96,7 @@ def build(
         str | None,
         typer.Option(
             "--base-image",
+            metavar="IMAGE",
             help="Python 3.11 base image of both stages, such as "
             "python:3.11-slim-trixie@sha256:DIGEST to pin one image exactly. It must stay on "
             "Python 3.11, for which requirements/image.txt is locked.",
@@ -108,6 +113,7 @@ def build(
         Path | None,
         typer.Option(
             "--directory",
+            metavar="DIR",
             help="Build context: a checkout of the taskora repository.",
             show_default="the checkout containing the working directory, else the one taskora runs from",
         ),
