@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -315,16 +316,13 @@ def run_preflight(
 ) -> tuple[DeployPlan, PreflightReport]:
     """Run the preflight checks and return the plan pinned to the context and helm they found.
 
-    ``check_values`` first checks the values for placeholders and renders them with a local
-    ``helm template``, so that a schema error is reported with the cluster's checks.
+    ``check_values`` also checks the values for placeholders and renders them with a local
+    ``helm template``, after the helm check, so that a schema error is reported with the
+    cluster's checks.
     Raises :class:`~taskora.deploy.preflight.PreflightError` listing each failure and its fix.
     """
     # Imported here, as diff below, because --dry-run needs neither and should start fast.
     from taskora.deploy import preflight
-
-    report = preflight.PreflightReport()
-    if check_values:
-        _check_values(plan, report)
 
     image_lookup = None
     if check_image:
@@ -343,14 +341,18 @@ def run_preflight(
             kube_version=chart_metadata().get("kubeVersion", ""),
         ),
         image_lookup=image_lookup,
-        report=report,
+        local_checks=partial(_check_values, plan) if check_values else None,
     )
     request = dataclasses.replace(plan.request, kube_context=report.context)
     return dataclasses.replace(plan, request=request, helm_major=report.helm_major or 3), report
 
 
-def _check_values(plan: DeployPlan, report: PreflightReport) -> None:
-    """Add the placeholder check and a local ``helm template`` to ``report``."""
+def _check_values(plan: DeployPlan, report: PreflightReport, helm_ok: bool) -> None:
+    """Add the placeholder check and a local ``helm template`` to ``report``.
+
+    ``helm_ok`` tells whether helm passed its preflight check. The render is skipped when
+    it did not.
+    """
     from taskora.deploy.preflight import CheckStatus
 
     keys = plan.values.placeholder_keys()
@@ -368,6 +370,11 @@ def _check_values(plan: DeployPlan, report: PreflightReport) -> None:
 
     if plan.helm_error:
         report.add("render", CheckStatus.SKIPPED, "helm template needs helm, which is missing")
+        return
+    if not helm_ok:
+        report.add(
+            "render", CheckStatus.SKIPPED, "helm template needs helm, which failed its check"
+        )
         return
     try:
         manifests = render(plan).manifests

@@ -203,23 +203,28 @@ class PreflightInput:
 # Returns True when the registry has the image, False when it does not, and None with a
 # reason when it cannot tell (no docker CLI, no credentials, registry unreachable).
 ImageLookup = Callable[[str], tuple[bool | None, str]]
+# Checks of the values that run on this machine, after the helm and kubectl checks: they
+# receive the report and whether helm passed its check, and add their own results.
+LocalChecks = Callable[["PreflightReport", bool], None]
 
 
 def run_preflight(
     preflight: PreflightInput,
     *,
     image_lookup: ImageLookup | None = None,
-    report: PreflightReport | None = None,
+    local_checks: LocalChecks | None = None,
 ) -> PreflightReport:
     """Run every check and return the report. Raises :class:`PreflightError` if one failed.
 
-    ``image_lookup`` None skips the registry check. ``report`` may already hold the results
-    of local checks that ran first; its failures count too.
+    ``image_lookup`` None skips the registry check. ``local_checks`` run right after the
+    helm and kubectl checks, so that the report lists helm before a render that uses it.
     """
-    report = report if report is not None else PreflightReport()
+    report = PreflightReport()
     reached = False
-    kubectl_path = _check_tools(preflight, report)
-    if kubectl_path is not None:
+    helm_ok, kubectl_path = _check_tools(preflight, report)
+    if local_checks is not None:
+        local_checks(report, helm_ok)
+    if kubectl_path is not None and helm_ok:
         context = _check_context(kubectl_path, preflight, report)
         if context is not None and _check_server(kubectl_path, context, preflight, report):
             reached = True
@@ -359,8 +364,11 @@ def _walk_secret_references(
         yield from _walk_secret_references(value, (*path, key), chosen)
 
 
-def _check_tools(preflight: PreflightInput, report: PreflightReport) -> Path | None:
-    """Check the versions of helm and kubectl. Returns kubectl, or None if a tool is unusable."""
+def _check_tools(preflight: PreflightInput, report: PreflightReport) -> tuple[bool, Path | None]:
+    """Check the versions of helm and kubectl.
+
+    Returns whether helm passed, and kubectl, or None when kubectl is unusable.
+    """
     if preflight.helm_error:
         # The fix already explains how to install helm, so the detail leaves that part out.
         detail = preflight.helm_error.removesuffix(f": {helm.INSTALL_HINT}")
@@ -375,9 +383,9 @@ def _check_tools(preflight: PreflightInput, report: PreflightReport) -> Path | N
         )
     except DeployError as error:
         report.add("kubectl", CheckStatus.FAILED, error.message, _KUBECTL_FIX)
-        return None
+        return helm_ok, None
     report.add("kubectl", CheckStatus.PASSED, f"kubectl {version} at {kubectl_path}")
-    return kubectl_path if helm_ok else None
+    return helm_ok, kubectl_path
 
 
 _KUBECTL_FIX = (

@@ -230,13 +230,16 @@ def preflight_calls(
 
     ``addons_of`` names the profile whose add-on checks run (None: values without an
     Ingress, BackendConfig or Key Vault). ``values_checked`` adds the local ``helm
-    template`` that a deploy and ``--check`` run first.
+    template`` that a deploy and ``--check`` run after the helm and kubectl checks.
     """
     kubectl = ["kubectl", "--context", context, "--request-timeout", "15s"]
-    calls = [["helm", "template", *template_arguments(namespace)]] if values_checked else []
-    calls += [
+    calls = [
         ["helm", "version", "--short"],
         ["kubectl", "version", "--client", "--output", "json"],
+    ]
+    if values_checked:
+        calls.append(["helm", "template", *template_arguments(namespace)])
+    calls += [
         ["kubectl", "config", "get-contexts", context, "--output", "name"]
         if given_context
         else ["kubectl", "config", "current-context"],

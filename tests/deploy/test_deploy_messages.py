@@ -510,10 +510,10 @@ def test_check_without_helm_reports(
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
     assert lines[0] == "Preflight:"
-    assert lines[1] == "  ok values: no profile placeholder is left"
-    assert lines[2] == "  skipped render: helm template needs helm, which is missing"
-    assert lines[3] == "  FAILED helm: helm not found on PATH"
-    assert lines[4].startswith("  ok kubectl: kubectl v1.33.2 at ")
+    assert lines[1] == "  FAILED helm: helm not found on PATH"
+    assert lines[2].startswith("  ok kubectl: kubectl v1.33.2 at ")
+    assert lines[3] == "  ok values: no profile placeholder is left"
+    assert lines[4] == "  skipped render: helm template needs helm, which is missing"
     assert (
         "- helm: helm not found on PATH. Fix: install Helm 3 or 4 "
         "(https://helm.sh/docs/intro/install/) or set TASKORA_HELM to the path of the helm "

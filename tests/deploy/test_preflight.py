@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from deploy_helpers import CliResult, write_filled_values
-from fake_cluster import UNREACHABLE, FakeCluster, preflight_calls
+from fake_cluster import UNREACHABLE, FakeCluster, preflight_calls, template_arguments
 
 from taskora.deploy.plan import DeployRequest, merge_request_values
 from taskora.deploy.preflight import (
@@ -603,6 +603,32 @@ def test_check_command_prints_results(
     )
 
 
+def test_check_command_lists_helm_before_the_render(
+    run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path
+) -> None:
+    """A helm that fails its check is reported first, and the render that needs it is skipped."""
+    filled = write_filled_values(tmp_path, "doks")
+    fake_cluster.healthy(secrets=profile_secrets("doks", filled))
+    fake_cluster.on("helm", "version", "--short", stdout="Client: v2.17.0+ga690bad\n")
+
+    result = run_taskora(
+        ["deploy", "--cloud", "doks", "-f", str(filled), "--check", "--skip-image-check"]
+    )
+
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[:6] == [
+        "Preflight:",
+        f"  FAILED helm: helm 2.17.0 at {fake_cluster.bin_dir / 'helm'} is not Helm 3 or 4",
+        f"  ok kubectl: kubectl v1.33.2 at {fake_cluster.bin_dir / 'kubectl'}",
+        "  ok values: no profile placeholder is left",
+        "  skipped render: helm template needs helm, which failed its check",
+        "  skipped cluster resources: Dapr, the ingress add-ons, the namespace and the Secrets "
+        "are checked once the failed check above passes",
+    ]
+    assert ["helm", "template", *template_arguments("taskora")] not in fake_cluster.calls()
+
+
 def test_check_command_json(run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path) -> None:
     filled = write_filled_values(tmp_path, "doks")
     fake_cluster.healthy(secrets=profile_secrets("doks", filled))
@@ -659,11 +685,13 @@ def test_check_command_placeholder_and_schema(run_taskora: Run, fake_cluster: Fa
 
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
-    assert lines[1] == (
+    assert lines[1].startswith("  ok helm: helm 3.")
+    assert lines[2].startswith("  ok kubectl: kubectl v1.33.2 at ")
+    assert lines[3] == (
         "  FAILED values: 4 keys still contain a profile placeholder ('replace-me' or "
         "taskora.example.com): image.repository, database.host, redis.host, ingress.host"
     )
-    assert lines[2].startswith("  FAILED render: helm template failed with exit code 1: ")
+    assert lines[4].startswith("  FAILED render: helm template failed with exit code 1: ")
     assert "- at '/replicaCount': got string, want integer" in result.stderr
     assert "Error: nothing deployed: " in result.stderr
 
@@ -692,8 +720,8 @@ def test_deploy_schema_error_and_unreachable(
 
     assert result.exit_code == 3
     lines = result.stderr.splitlines()
-    assert lines[1] == "  ok values: no profile placeholder is left"
-    assert lines[2].startswith("  FAILED render: helm template failed with exit code 1: ")
+    assert lines[3] == "  ok values: no profile placeholder is left"
+    assert lines[4].startswith("  FAILED render: helm template failed with exit code 1: ")
     assert "- at '/replicaCount': got string, want integer" in result.stderr
     assert (
         "  FAILED cluster: the API server of context do-fra1-prod did not respond" in result.stderr
