@@ -160,7 +160,9 @@ def build(
 
 
 def _write_log(line: str) -> None:
-    sys.stderr.write(line)
+    # Each log line ends in a newline, so that an error printed after the log, such as the
+    # JSON object of --json, starts on a line of its own.
+    sys.stderr.write(line if line.endswith("\n") else line + "\n")
     sys.stderr.flush()
 
 

@@ -490,6 +490,34 @@ def test_build_push_denied(run_taskora: Run, fake_cluster: FakeCluster) -> None:
     )
 
 
+def test_build_json_error_follows_the_log(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    """docker's log streams to stderr first; the JSON error is then its own last line."""
+    fake_cluster.on(
+        "docker",
+        "buildx",
+        "build",
+        stdout="#1 [internal] load build definition from Dockerfile\n#9 pushing layers",
+        stderr="ERROR: failed to push: unauthorized: authentication required\n",
+        exit_code=1,
+    )
+
+    result = run_taskora(
+        ["images", "build", "--repository", "ghcr.io/acme/taskora", "--push", "--tag", "0.1.0"]
+        + ["--json"]
+    )
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    *log, last = result.stderr.splitlines()
+    assert "#9 pushing layers" in log
+    assert json.loads(last) == {
+        "error": "the registry rejected the push of ghcr.io/acme/taskora:0.1.0 (ERROR: failed "
+        "to push: unauthorized: authentication required): log in with `docker login "
+        "ghcr.io` and try again",
+        "exit_code": 1,
+    }
+
+
 def test_build_docker_not_installed(
     run_taskora: Run, fake_cluster: FakeCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
