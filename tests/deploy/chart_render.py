@@ -20,8 +20,9 @@ INSTALL_CASES: dict[str, Path] = {
     "aks": assets.PROFILES_DIR / "aks.yaml",
     "dev": DEV_VALUES,
 }
-# Kubernetes minor versions that DOKS, GKE and AKS offer, checked with kubernetes-validate.
-KUBERNETES_VERSIONS = ["1.32.0", "1.33.0", "1.34.0", "1.35.0"]
+# Kubernetes minor versions that DOKS, GKE and AKS offer, checked with kubernetes-validate:
+# 1.32 to 1.37, the newest whose schemas kubernetes-validate ships.
+KUBERNETES_VERSIONS = ["1.32.0", "1.33.0", "1.34.0", "1.35.0", "1.36.0", "1.37.0"]
 
 
 def helm(helm_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
