@@ -84,11 +84,15 @@ def name_option_values(command: Any) -> Any:
     ``-f <list[Path]>``). This names the value after the option instead (``--cloud
     CLOUD``), as most command-line tools do, and shows flags, ``--help`` included, with no
     placeholder. Options that declare their own metavar keep it, and options with a fixed
-    set of choices or a numeric range keep Typer's placeholder, which lists them.
+    set of choices or a numeric range keep Typer's placeholder, which lists them. Arguments
+    are written in capitals, in usage lines and errors too (``[REVISION]``).
     """
     options = [*command.params, command.get_help_option(typer.Context(command))]
     for option in options:
-        if option is None or option.param_type_name != "option" or option.metavar is not None:
+        if option is None or option.metavar is not None:
+            continue
+        if option.param_type_name == "argument":
+            option.metavar = option.name.upper()
             continue
         if option.is_flag:
             option.metavar = ""

@@ -66,6 +66,15 @@ def test_list_help_keeps_choices_and_ranges() -> None:
     assert option_row(output, "--overdue").startswith("--overdue Only pending tasks")
 
 
+def test_arguments_are_written_in_capitals() -> None:
+    rollback = help_text("deploy", "rollback")
+    show = help_text("tasks", "show")
+
+    assert "Usage: python -m taskora deploy rollback [OPTIONS] [REVISION]" in rollback
+    assert option_row(rollback, "REVISION").startswith("REVISION <int> Revision to return to")
+    assert "Usage: python -m taskora tasks show [OPTIONS] {TASK_ID}" in show
+
+
 def test_root_help_shows_version_flag_bare() -> None:
     output = help_text()
 
