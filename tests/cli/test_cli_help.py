@@ -42,7 +42,7 @@ def option_row(help_output: str, option: str) -> str:
     raise AssertionError(f"no row for {option} in:\n{help_output}")
 
 
-def test_deploy_help_names_values_and_shows_flags_bare() -> None:
+def test_deploy_help_placeholders() -> None:
     output = help_text("deploy")
 
     assert TYPE_PLACEHOLDER.search(output) is None, output
@@ -56,7 +56,7 @@ def test_deploy_help_names_values_and_shows_flags_bare() -> None:
     assert option_row(output, "--help") == "--help Show this message and exit."
 
 
-def test_list_help_keeps_choices_and_ranges() -> None:
+def test_list_help_keeps_choices() -> None:
     output = help_text("tasks", "list")
 
     assert TYPE_PLACEHOLDER.search(output) is None, output
@@ -66,7 +66,7 @@ def test_list_help_keeps_choices_and_ranges() -> None:
     assert option_row(output, "--overdue").startswith("--overdue Only pending tasks")
 
 
-def test_arguments_are_written_in_capitals() -> None:
+def test_arguments_in_capitals() -> None:
     rollback = help_text("deploy", "rollback")
     show = help_text("tasks", "show")
 
@@ -75,7 +75,7 @@ def test_arguments_are_written_in_capitals() -> None:
     assert "Usage: python -m taskora tasks show [OPTIONS] {TASK_ID}" in show
 
 
-def test_root_help_shows_version_flag_bare() -> None:
+def test_root_help_version_flag() -> None:
     output = help_text()
 
     assert option_row(output, "--version") == "--version Print the version and exit."
@@ -88,7 +88,7 @@ def commands_of(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str,
         yield from commands_of(subcommand, (*path, name))
 
 
-def test_every_option_has_a_readable_placeholder() -> None:
+def test_every_option_placeholder() -> None:
     """Flags have none; options with choices or a range keep Typer's; the rest a name."""
     root = name_option_values(typer.main.get_command(mount_commands()))
     placeholders: dict[str, str | None] = {}

@@ -490,7 +490,7 @@ def test_build_push_denied(run_taskora: Run, fake_cluster: FakeCluster) -> None:
     )
 
 
-def test_build_json_error_follows_the_log(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+def test_build_json_error_after_log(run_taskora: Run, fake_cluster: FakeCluster) -> None:
     """docker's log streams to stderr first; the JSON error is then its own last line."""
     fake_cluster.on(
         "docker",

@@ -603,7 +603,7 @@ def test_check_command_prints_results(
     )
 
 
-def test_check_command_lists_helm_before_the_render(
+def test_check_lists_helm_first(
     run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path
 ) -> None:
     """A helm that fails its check is reported first, and the render that needs it is skipped."""
