@@ -215,6 +215,7 @@ def deploy(
 ) -> None:
     """Install or upgrade Taskora on DigitalOcean (doks), Google (gke) or Azure (aks) Kubernetes."""
     if ctx.invoked_subcommand is not None:
+        _reject_options_before(ctx, ctx.invoked_subcommand)
         return
     if cloud is None:
         raise DeployError(
@@ -265,6 +266,45 @@ def deploy(
         )
     else:
         _deploy(plan, check_image=not skip_image_check, json_output=json_output)
+
+
+def _reject_options_before(ctx: typer.Context, subcommand: str) -> None:
+    """Raise a usage error for options typed before ``subcommand``, which it would not read.
+
+    ``taskora deploy -n prod status`` gives -n to the deploy itself, so status would show
+    the release in the default namespace without a word.
+    """
+    given = [
+        parameter
+        for parameter in ctx.command.params
+        if parameter.name is not None
+        and getattr(ctx.get_parameter_source(parameter.name), "name", "") == "COMMANDLINE"
+    ]
+    if not given:
+        return
+    command = ctx.command.get_command(ctx, subcommand)  # type: ignore[attr-defined]
+    taken = {name for parameter in command.params for name in parameter.opts}
+    accepted = [parameter for parameter in given if parameter.opts[0] in taken]
+    others = [parameter.opts[0] for parameter in given if parameter.opts[0] not in taken]
+    message = (
+        f"{_join([parameter.opts[0] for parameter in given], 'and')} before the subcommand "
+        f"{subcommand} would be ignored."
+    )
+    if accepted:
+        example = " ".join(
+            f"{parameter.opts[0]} {parameter.metavar or ''}".strip() for parameter in accepted
+        )
+        message += f" Put options after it: taskora deploy {subcommand} {example}."
+    if others:
+        message += f" The {subcommand} command does not take {_join(others, 'or')}."
+    raise DeployError(message, exit_code=ExitCode.USAGE)
+
+
+def _join(words: list[str], conjunction: str) -> str:
+    """Join ``["a", "b", "c"]`` as ``a, b and c`` (or ``a, b or c``)."""
+    if len(words) == 1:
+        return words[0]
+    return f"{', '.join(words[:-1])} {conjunction} {words[-1]}"
 
 
 @app.command("status")

@@ -604,6 +604,31 @@ def test_status_invalid_namespace(run_taskora: Run, fake_cluster: FakeCluster) -
     assert fake_cluster.calls() == []
 
 
+def test_options_before_status_rejected(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    """-n before status belongs to the deploy itself, so status would read the default one."""
+    result = run_taskora(["deploy", "-n", "prod", "--cloud", "doks", "status"])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: --cloud and --namespace before the subcommand status would be ignored. Put "
+        "options after it: taskora deploy status --namespace NAMESPACE. The status command "
+        "does not take --cloud."
+    )
+    assert fake_cluster.calls() == []
+
+
+def test_options_before_rollback_json(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    result = run_taskora(["deploy", "--release", "api", "--json", "rollback", "3"])
+
+    assert result.exit_code == 2
+    assert json.loads(result.stderr) == {
+        "error": "--release and --json before the subcommand rollback would be ignored. Put "
+        "options after it: taskora deploy rollback --release RELEASE --json.",
+        "exit_code": 2,
+    }
+    assert fake_cluster.calls() == []
+
+
 def test_modes_cannot_combine(run_taskora: Run, fake_cluster: FakeCluster) -> None:
     result = run_taskora(["deploy", "--cloud", "doks", "--dry-run", "--diff"])
 
