@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from taskora.deploy import helm, kubectl
+from taskora.deploy import commands, helm, kubectl
 from taskora.deploy.errors import DeployError
 from taskora.deploy.kubectl import CREDENTIALS_COMMANDS
 from taskora.errors import ExitCode
@@ -220,34 +220,56 @@ def run_preflight(
     helm and kubectl checks, so that the report lists helm before a render that uses it.
     """
     report = PreflightReport()
-    reached = False
     helm_ok, kubectl_path = _check_tools(preflight, report)
     if local_checks is not None:
         local_checks(report, helm_ok)
-    if kubectl_path is not None and helm_ok:
-        context = _check_context(kubectl_path, preflight, report)
-        if context is not None and _check_server(kubectl_path, context, preflight, report):
-            reached = True
-            report.context = context
-            _check_dapr(kubectl_path, context, report)
-            _check_addons(kubectl_path, context, preflight, report)
-            secrets = secret_references(preflight.values)
-            required = [secret for secret in secrets if not secret.provided_by]
-            if _check_namespace(kubectl_path, context, preflight.namespace, required, report):
-                for secret in secrets:
-                    _check_secret(kubectl_path, context, preflight.namespace, secret, report)
-    if not reached:
+    failed = _check_cluster(kubectl_path, preflight, report)
+    if failed is not None:
         report.add(
             "cluster resources",
             CheckStatus.SKIPPED,
-            "Dapr, the ingress add-ons, the namespace and the Secrets are checked once the "
-            "failed check above passes",
+            f"{_UNCHECKED_AFTER[failed]} are checked once the {failed} check passes",
         )
 
     _check_image(preflight, image_lookup, report)
     if report.failures:
         raise PreflightError(report)
     return report
+
+
+# The cluster checks left undone when one fails, keyed by the check that failed.
+_UNCHECKED_AFTER = {
+    "kubectl": "the context, the API server, Dapr, the ingress add-ons, the namespace and the "
+    "Secrets",
+    "context": "the API server, Dapr, the ingress add-ons, the namespace and the Secrets",
+    "cluster": "Dapr, the ingress add-ons, the namespace and the Secrets",
+}
+
+
+def _check_cluster(
+    kubectl_path: Path | None, preflight: PreflightInput, report: PreflightReport
+) -> str | None:
+    """Run the checks that read the cluster, which need only kubectl, each after the one it needs.
+
+    Returns the name of the check that failed and stopped the rest (``kubectl``,
+    ``context`` or ``cluster``), or None when they all ran.
+    """
+    if kubectl_path is None:
+        return "kubectl"
+    context = _check_context(kubectl_path, preflight, report)
+    if context is None:
+        return "context"
+    if not _check_server(kubectl_path, context, preflight, report):
+        return "cluster"
+    report.context = context
+    _check_dapr(kubectl_path, context, report)
+    _check_addons(kubectl_path, context, preflight, report)
+    secrets = secret_references(preflight.values)
+    required = [secret for secret in secrets if not secret.provided_by]
+    if _check_namespace(kubectl_path, context, preflight.namespace, required, report):
+        for secret in secrets:
+            _check_secret(kubectl_path, context, preflight.namespace, secret, report)
+    return None
 
 
 def secret_references(values: Mapping[str, Any]) -> list[SecretReference]:
@@ -382,15 +404,12 @@ def _check_tools(preflight: PreflightInput, report: PreflightReport) -> tuple[bo
             kubectl.run_kubectl(kubectl.client_version_command(kubectl_path))
         )
     except DeployError as error:
-        report.add("kubectl", CheckStatus.FAILED, error.message, _KUBECTL_FIX)
+        # The fix explains how to install kubectl, so the detail leaves that part out.
+        detail = error.message.removesuffix(f": {commands.KUBECTL.install_hint}")
+        report.add("kubectl", CheckStatus.FAILED, detail, commands.KUBECTL.install_hint)
         return helm_ok, None
     report.add("kubectl", CheckStatus.PASSED, f"kubectl {version} at {kubectl_path}")
     return helm_ok, kubectl_path
-
-
-_KUBECTL_FIX = (
-    "install kubectl (https://kubernetes.io/docs/tasks/tools/) or set TASKORA_KUBECTL to its path"
-)
 
 
 def _check_helm(helm_path: Path, report: PreflightReport) -> bool:
@@ -476,7 +495,9 @@ def _check_server(
             f"networks), and refresh expired credentials with `{credentials}`",
         )
         return False
-    report.add("cluster", CheckStatus.PASSED, f"Kubernetes {version.git_version} answers")
+    report.add(
+        "cluster", CheckStatus.PASSED, f"the API server answered: Kubernetes {version.git_version}"
+    )
     _check_kubernetes_version(version, preflight, report)
     return True
 
@@ -828,7 +849,11 @@ def _check_image(
         report.add("image", CheckStatus.SKIPPED, "the values set no image.repository")
         return
     if image_lookup is None:
-        report.add("image", CheckStatus.SKIPPED, f"{reference}: the registry check is turned off")
+        report.add(
+            "image",
+            CheckStatus.SKIPPED,
+            f"{reference}: --skip-image-check turned the registry check off",
+        )
         return
 
     found, reason = image_lookup(reference)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from deploy_helpers import CliResult, parse_dry_run
-from fake_cluster import FakeCluster, write_filled_placeholders
+from fake_cluster import FakeCluster, profile_secrets, write_filled_placeholders
 from rich.console import Console
 
 from taskora.cli import deploy as deploy_cli
@@ -495,13 +495,16 @@ def test_preflight_error_punctuation() -> None:
 def test_check_without_helm_reports(
     run_taskora: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Only kubectl and docker are faked, and PATH contains nothing else, so helm is missing."""
+    """Only kubectl and docker are faked, and PATH contains nothing else, so helm is missing.
+
+    The cluster checks need only kubectl, so they still run.
+    """
     fake = FakeCluster.create(tmp_path / "cluster", tools=("kubectl", "docker"))
-    fake.healthy()
+    filled = write_filled_placeholders(tmp_path, "doks")
+    fake.healthy(secrets=profile_secrets("doks", filled))
     monkeypatch.setenv("PATH", str(fake.bin_dir))
     monkeypatch.delenv("TASKORA_HELM", raising=False)
     monkeypatch.delenv("TASKORA_KUBECTL", raising=False)
-    filled = write_filled_placeholders(tmp_path, "doks")
 
     result = run_taskora(
         ["deploy", "--cloud", "doks", "-f", str(filled), "--check", "--skip-image-check"]
@@ -514,22 +517,26 @@ def test_check_without_helm_reports(
     assert lines[2].startswith("  ok kubectl: kubectl v1.33.2 at ")
     assert lines[3] == "  ok values: no profile placeholder is left"
     assert lines[4] == "  skipped render: helm template needs helm, which is missing"
+    assert lines[5] == "  ok context: context do-fra1-prod (the current context)"
+    assert lines[6] == "  ok cluster: the API server answered: Kubernetes v1.33.1"
+    assert not any(line.startswith("  skipped cluster resources") for line in lines)
+    assert "Error: nothing deployed: 1 preflight check failed" in lines
     assert (
         "- helm: helm not found on PATH. Fix: install Helm 3 or 4 "
         "(https://helm.sh/docs/intro/install/) or set TASKORA_HELM to the path of the helm "
         "executable"
     ) in lines
-    assert [call[0] for call in fake.calls()] == ["kubectl"]
+    assert {call[0] for call in fake.calls()} == {"kubectl"}
 
 
 def test_check_without_helm_json(
     run_taskora: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake = FakeCluster.create(tmp_path / "cluster", tools=("kubectl", "docker"))
-    fake.healthy()
+    filled = write_filled_placeholders(tmp_path, "doks")
+    fake.healthy(secrets=profile_secrets("doks", filled))
     monkeypatch.setenv("PATH", str(fake.bin_dir))
     monkeypatch.delenv("TASKORA_HELM", raising=False)
-    filled = write_filled_placeholders(tmp_path, "doks")
 
     result = run_taskora(
         ["deploy", "--cloud", "doks", "-f", str(filled), "--check", "--skip-image-check", "--json"]

@@ -75,7 +75,7 @@ def test_preflight_healthy_cluster_commands(fake_cluster: FakeCluster) -> None:
         "image",
     ]
     assert report.checks[0].detail == f"helm 3.19.0 at {fake_cluster.bin_dir / 'helm'}"
-    assert report.checks[3].detail == "Kubernetes v1.33.1 answers"
+    assert report.checks[3].detail == "the API server answered: Kubernetes v1.33.1"
 
 
 def test_preflight_given_context_checked(fake_cluster: FakeCluster) -> None:
@@ -123,6 +123,13 @@ def test_preflight_unknown_context(fake_cluster: FakeCluster) -> None:
         "staging",
         "--output",
         "name",
+    ]
+    skipped = [check for check in error.value.report.checks if check.name == "cluster resources"]
+    assert [check.detail for check in skipped] == [
+        (
+            "the API server, Dapr, the ingress add-ons, the namespace and the Secrets are "
+            "checked once the context check passes"
+        )
     ]
 
 
@@ -186,11 +193,16 @@ def test_preflight_kubectl_missing(
         run_preflight(preflight_input(fake_cluster), image_lookup=image_found)
 
     detail, fix = failure_of(error.value, "kubectl")
-    assert detail.startswith("kubectl not found on PATH: install kubectl")
+    assert detail == "kubectl not found on PATH"
     assert fix == (
-        "install kubectl (https://kubernetes.io/docs/tasks/tools/) or set TASKORA_KUBECTL to its path"
+        "install kubectl (https://kubernetes.io/docs/tasks/tools/) or set TASKORA_KUBECTL to "
+        "the path of the kubectl executable"
     )
     assert fake_cluster.calls() == [["helm", "version", "--short"]]
+    assert error.value.report.checks[-2].detail == (
+        "the context, the API server, Dapr, the ingress add-ons, the namespace and the Secrets "
+        "are checked once the kubectl check passes"
+    )
 
 
 def test_preflight_helm_two_rejected(fake_cluster: FakeCluster) -> None:
@@ -606,7 +618,10 @@ def test_check_command_prints_results(
 def test_check_lists_helm_first(
     run_taskora: Run, fake_cluster: FakeCluster, tmp_path: Path
 ) -> None:
-    """A helm that fails its check is reported first, and the render that needs it is skipped."""
+    """A helm that fails its check is reported first, and the render that needs it is skipped.
+
+    The cluster checks need only kubectl, so they run and pass.
+    """
     filled = write_filled_values(tmp_path, "doks")
     fake_cluster.healthy(secrets=profile_secrets("doks", filled))
     fake_cluster.on("helm", "version", "--short", stdout="Client: v2.17.0+ga690bad\n")
@@ -623,9 +638,9 @@ def test_check_lists_helm_first(
         f"  ok kubectl: kubectl v1.33.2 at {fake_cluster.bin_dir / 'kubectl'}",
         "  ok values: no profile placeholder is left",
         "  skipped render: helm template needs helm, which failed its check",
-        "  skipped cluster resources: Dapr, the ingress add-ons, the namespace and the Secrets "
-        "are checked once the failed check above passes",
+        "  ok context: context do-fra1-prod (the current context)",
     ]
+    assert "Error: nothing deployed: 1 preflight check failed" in lines
     assert ["helm", "template", *template_arguments("taskora")] not in fake_cluster.calls()
 
 
@@ -643,7 +658,7 @@ def test_check_command_json(run_taskora: Run, fake_cluster: FakeCluster, tmp_pat
     assert document["checks"][-1] == {
         "name": "image",
         "status": "skipped",
-        "detail": f"{IMAGE}: the registry check is turned off",
+        "detail": f"{IMAGE}: --skip-image-check turned the registry check off",
         "fix": "",
     }
     assert ["docker", "manifest", "inspect", IMAGE] not in fake_cluster.calls()
@@ -728,7 +743,7 @@ def test_deploy_schema_error_and_unreachable(
     )
     assert (
         "  skipped cluster resources: Dapr, the ingress add-ons, the namespace and the Secrets "
-        "are checked once the failed check above passes"
+        "are checked once the cluster check passes"
     ) in lines
     assert "Error: nothing deployed: 2 preflight checks failed" in result.stderr
     assert fake_cluster.values_passed("helm", "upgrade") == []
