@@ -82,12 +82,13 @@ def name_option_values(command: Any) -> Any:
 
     Typer writes an option's Python type after it (``--cloud <str>``, ``--json <bool>``,
     ``-f <list[Path]>``). This names the value after the option instead (``--cloud
-    CLOUD``), as most command-line tools do, and shows flags, ``--help`` included, with no
-    placeholder. Options that declare their own metavar keep it, and options with a fixed
-    set of choices or a numeric range keep Typer's placeholder, which lists them. Arguments
-    are written in capitals, in usage lines and errors too (``[REVISION]``).
+    CLOUD``, ``--limit LIMIT [1<=x<=200]``), as most command-line tools do, lists the
+    choices of an option that has them (``--status [pending|completed]``), and shows flags,
+    ``--help`` included, with no placeholder. Options that declare their own metavar keep
+    it. Arguments are written in capitals, in usage lines and errors too (``[REVISION]``).
     """
-    options = [*command.params, command.get_help_option(typer.Context(command))]
+    context = typer.Context(command)
+    options = [*command.params, command.get_help_option(context)]
     for option in options:
         if option is None or option.metavar is not None:
             continue
@@ -98,7 +99,13 @@ def name_option_values(command: Any) -> Any:
             option.metavar = ""
             continue
         descriptor = getattr(option, "type_descriptor", None)
-        if descriptor is not None and (descriptor.is_choice or descriptor.is_ranged):
+        if descriptor is not None and descriptor.is_choice:
+            # Typer writes "<a|b>", or "<list[a|b]>" for a repeatable option.
+            choices = option.display_type(context).strip("<>").removeprefix("list[").rstrip("]")
+            option.metavar = f"[{choices}]"
+            continue
+        if getattr(getattr(option, "type", None), "choices", None) is not None:
+            # Typer versions built on click show a click.Choice as [a|b] already.
             continue
         long_names = [name for name in option.opts if name.startswith("--")]
         option.metavar = (long_names or option.opts)[0].lstrip("-").upper()

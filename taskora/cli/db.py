@@ -26,7 +26,9 @@ DatabaseUrlOption = Annotated[
 ]
 DataDirOption = Annotated[
     Path | None,
-    typer.Option(envvar="TASKORA_DATA_DIR", help="Directory of the embedded database."),
+    typer.Option(
+        envvar="TASKORA_DATA_DIR", metavar="DIR", help="Directory of the embedded database."
+    ),
 ]
 
 

@@ -86,7 +86,9 @@ ContextOption = Annotated[
 TimeoutOption = Annotated[
     str,
     typer.Option(
-        "--timeout", help="How long helm waits for the pods to become ready (Go duration)."
+        "--timeout",
+        metavar="DURATION",
+        help="How long helm waits for the pods to become ready (Go duration).",
     ),
 ]
 JsonOption = Annotated[

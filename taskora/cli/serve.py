@@ -76,6 +76,7 @@ def serve(
         Path | None,
         typer.Option(
             envvar="TASKORA_DATA_DIR",
+            metavar="DIR",
             help="Directory of the embedded database.",
             show_default=str(default_data_dir()),
             show_envvar=True,
@@ -85,6 +86,7 @@ def serve(
         str | None,
         typer.Option(
             envvar="TASKORA_LOG_LEVEL",
+            metavar="LEVEL",
             help="DEBUG, INFO, WARNING, ERROR or CRITICAL.",
             show_default="INFO",
         ),

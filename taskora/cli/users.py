@@ -35,11 +35,15 @@ def create(
     ] = None,
     data_dir: Annotated[
         Path | None,
-        typer.Option(envvar="TASKORA_DATA_DIR", help="Directory of the embedded database."),
+        typer.Option(
+            envvar="TASKORA_DATA_DIR", metavar="DIR", help="Directory of the embedded database."
+        ),
     ] = None,
     timezone: Annotated[
         str,
-        typer.Option(help="IANA time zone of the user's new tasks, such as Europe/Berlin."),
+        typer.Option(
+            metavar="ZONE", help="IANA time zone of the user's new tasks, such as Europe/Berlin."
+        ),
     ] = "UTC",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print {id, name, token} as JSON.")

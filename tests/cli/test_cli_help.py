@@ -17,6 +17,8 @@ from taskora.cli.app import mount_commands, name_option_values
 TYPE_PLACEHOLDER = re.compile(r"<(bool|str|int|float|Path|list\[(str|Path)\])>")
 # A placeholder named after the value: FILE, KEY=VALUE, HOST:PORT, DATABASE-URL.
 NAMED_VALUE = re.compile(r"[A-Z][A-Z0-9]*([-=:][A-Z][A-Z0-9]*)*")
+# The choices of an option, as in [pending|completed].
+CHOICES = re.compile(r"\[[-a-z._]+(\|[-a-z._]+)+\]")
 
 
 def help_text(*command: str) -> str:
@@ -51,7 +53,7 @@ def test_deploy_help_placeholders() -> None:
     assert option_row(output, "--set").startswith("--set KEY=VALUE KEY=VALUE layered")
     assert option_row(output, "--set-string").startswith("--set-string KEY=VALUE KEY=VALUE whose")
     assert option_row(output, "--image-tag").startswith("--image-tag TAG Image tag to deploy")
-    assert option_row(output, "--timeout").startswith("--timeout TIMEOUT How long helm waits")
+    assert option_row(output, "--timeout").startswith("--timeout DURATION How long helm waits")
     assert option_row(output, "--dry-run").startswith("--dry-run Print the merged values")
     assert option_row(output, "--help") == "--help Show this message and exit."
 
@@ -60,8 +62,11 @@ def test_list_help_keeps_choices() -> None:
     output = help_text("tasks", "list")
 
     assert TYPE_PLACEHOLDER.search(output) is None, output
-    assert option_row(output, "--status").startswith("--status <pending|completed> Only this")
-    assert option_row(output, "--limit").startswith("--limit <int range> [1<=x<=200] Tasks per")
+    assert option_row(output, "--status").startswith("--status [pending|completed] Only this")
+    assert option_row(output, "--priority").startswith(
+        "--priority -p [low|medium|high|urgent] Only these priorities"
+    )
+    assert option_row(output, "--limit").startswith("--limit LIMIT [1<=x<=200] Tasks per")
     assert option_row(output, "--cursor").startswith("--cursor CURSOR next_cursor of")
     assert option_row(output, "--overdue").startswith("--overdue Only pending tasks")
 
@@ -89,7 +94,7 @@ def commands_of(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str,
 
 
 def test_every_option_placeholder() -> None:
-    """Flags have none; options with choices or a range keep Typer's; the rest a name."""
+    """Flags have none, options with choices list them, and the rest have a name."""
     root = name_option_values(typer.main.get_command(mount_commands()))
     placeholders: dict[str, str | None] = {}
     for path, command in commands_of(root):
@@ -101,15 +106,16 @@ def test_every_option_placeholder() -> None:
     unreadable = {
         option: metavar
         for option, metavar in placeholders.items()
-        if metavar is not None and metavar != "" and not NAMED_VALUE.fullmatch(metavar)
+        if metavar is None
+        or (metavar and not NAMED_VALUE.fullmatch(metavar) and not CHOICES.fullmatch(metavar))
     }
     assert unreadable == {}
     assert placeholders["taskora --version"] == ""
     assert placeholders["taskora tasks add --help"] == ""
-    assert placeholders["taskora tasks list --status"] is None
-    assert placeholders["taskora tasks list --limit"] is None
+    assert placeholders["taskora tasks list --status"] == "[pending|completed]"
+    assert placeholders["taskora tasks list --limit"] == "LIMIT"
     assert placeholders["taskora deploy --values"] == "FILE"
-    assert placeholders["taskora deploy rollback --timeout"] == "TIMEOUT"
+    assert placeholders["taskora deploy rollback --timeout"] == "DURATION"
     assert placeholders["taskora images build --base-image"] == "IMAGE"
     assert placeholders["taskora serve --database-url"] == "DATABASE-URL"
     assert len(placeholders) > 100
