@@ -391,13 +391,15 @@ def _print_dry_run(plan: DeployPlan, json_output: bool) -> None:
         typer.echo("# Merged values")
         typer.echo(plan.values.to_yaml(), nl=False)
         typer.echo()
+        typer.echo("# Helm command")
         if plan.request.values_out is None:
             typer.echo(
-                "# Helm command (its values file was temporary and is already removed, so "
-                "pass --values-out FILE to keep the merged values and get a command you can run)"
+                "# Its values file was temporary and is already removed. Pass --values-out FILE\n"
+                "# to keep the merged values and get a command you can run."
             )
-        else:
-            typer.echo("# Helm command")
+        typer.echo(
+            "# taskora adds --output json to read the result. Leave it out to get helm's text."
+        )
         if result.helm_major is None:
             typer.echo(
                 "# helm's version could not be read, so this is Helm 3's form. With Helm 4, a "

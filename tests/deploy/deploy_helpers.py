@@ -160,11 +160,16 @@ class DryRunOutput:
 VALUES_HEADING = "# Merged values\n"
 # Printed without --values-out: the values file in the command no longer exists.
 TEMPORARY_COMMAND_HEADING = (
-    "# Helm command (its values file was temporary and is already removed, so "
-    "pass --values-out FILE to keep the merged values and get a command you can run)\n"
+    "# Helm command\n"
+    "# Its values file was temporary and is already removed. Pass --values-out FILE\n"
+    "# to keep the merged values and get a command you can run.\n"
 )
 # Printed with --values-out FILE: the command reads FILE.
 KEPT_COMMAND_HEADING = "# Helm command\n"
+# Printed above the command in both cases.
+JSON_OUTPUT_NOTE = (
+    "# taskora adds --output json to read the result. Leave it out to get helm's text.\n"
+)
 MANIFESTS_HEADING = "# Manifests rendered by helm template\n"
 
 

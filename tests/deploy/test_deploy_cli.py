@@ -17,6 +17,7 @@ import pytest
 import typer
 import yaml
 from deploy_helpers import (
+    JSON_OUTPUT_NOTE,
     KEPT_COMMAND_HEADING,
     TEMPORARY_COMMAND_HEADING,
     CliResult,
@@ -672,7 +673,7 @@ def test_dry_run_temporary_values_note(run_taskora: Run, real_helm: Path) -> Non
     result = run_taskora(["deploy", "--cloud", "doks", "--dry-run"])
 
     assert result.exit_code == 0, result.stderr
-    assert TEMPORARY_COMMAND_HEADING in result.stdout
+    assert TEMPORARY_COMMAND_HEADING + JSON_OUTPUT_NOTE in result.stdout
     values_file = shlex.split(parse_dry_run(result.stdout).command)[9]
     assert not Path(values_file).exists()
 
@@ -700,7 +701,7 @@ def test_dry_run_values_out_command(
     )
 
     assert result.exit_code == 0, result.stderr
-    assert KEPT_COMMAND_HEADING in result.stdout
+    assert KEPT_COMMAND_HEADING + JSON_OUTPUT_NOTE in result.stdout
     assert TEMPORARY_COMMAND_HEADING not in result.stdout
     output = parse_dry_run(result.stdout)
     command = shlex.split(output.command)
