@@ -1,11 +1,13 @@
 """Check, before anything changes, that a deploy can succeed, and give the fix of each failure.
 
-The checks run in order: helm, kubectl, the kube context, the cluster's API server and its
-Kubernetes version, and Dapr in the cluster. Then come the cluster add-ons that the values
-rely on (the IngressClass, the cert-manager ClusterIssuer, the BackendConfig and
-SecretProviderClass CRDs), the release namespace, the Secrets that the values name, and
-the image in its registry. When helm, kubectl, the context or the server fails, the later checks are skipped
-because they would only repeat that failure. Every check only reads: none creates anything.
+The checks run in order: helm, kubectl, the caller's local checks of the values, the kube
+context, the cluster's API server and its Kubernetes version, and Dapr in the cluster. Then
+come the cluster add-ons that the values rely on (the IngressClass, the cert-manager
+ClusterIssuer, the BackendConfig and SecretProviderClass CRDs), the release namespace, the
+Secrets that the values name, and the image in its registry. The cluster checks need only
+kubectl. When kubectl, the context, the server or the namespace fails, the report names
+the checks that depend on it as skipped, or in the failure itself, because running them
+would only repeat that failure. Every check only reads: none creates anything.
 """
 
 from __future__ import annotations
@@ -750,6 +752,14 @@ def _check_namespace(
             f"cannot read namespace {namespace}: {error.message}",
             "use a context allowed to read namespaces",
         )
+        if secrets:
+            names = ", ".join(secret.name for secret in secrets)
+            subject = f"Secret {names} is" if len(secrets) == 1 else f"Secrets {names} are"
+            report.add(
+                "secrets",
+                CheckStatus.SKIPPED,
+                f"{subject} checked once the namespace check passes",
+            )
         return False
 
     if namespace in found:

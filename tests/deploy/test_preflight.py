@@ -297,6 +297,35 @@ def test_preflight_namespace_missing_with_secrets(fake_cluster: FakeCluster) -> 
     assert not any("secret" in call for call in fake_cluster.calls())
 
 
+def test_preflight_namespace_unreadable(fake_cluster: FakeCluster) -> None:
+    """The Secrets that the values name are listed as skipped, not left out."""
+    fake_cluster.healthy()
+    fake_cluster.on(
+        "kubectl",
+        "--context",
+        "do-fra1-prod",
+        "--request-timeout",
+        "15s",
+        "get",
+        "namespace",
+        "taskora",
+        stderr='Error from server (Forbidden): namespaces "taskora" is forbidden\n',
+        exit_code=1,
+    )
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(preflight_input(fake_cluster), image_lookup=image_found)
+
+    detail, fix = failure_of(error.value, "namespace")
+    assert detail.startswith("cannot read namespace taskora: kubectl get namespace failed")
+    assert fix == "use a context allowed to read namespaces"
+    skipped = [check for check in error.value.report.checks if check.name == "secrets"]
+    assert [(check.status, check.detail) for check in skipped] == [
+        (CheckStatus.SKIPPED, "Secret taskora-database is checked once the namespace check passes")
+    ]
+    assert not any("secret" in call for call in fake_cluster.calls())
+
+
 def test_preflight_namespace_missing_without_secrets(fake_cluster: FakeCluster) -> None:
     fake_cluster.healthy()
     fake_cluster.on(
