@@ -232,7 +232,7 @@ def deploy(
     ]
     if len(modes) > 1:
         raise DeployError(
-            f"{' and '.join(modes)} cannot be combined: pass one of them",
+            f"{_join(modes, 'and')} cannot be combined: pass one of them",
             exit_code=ExitCode.USAGE,
         )
 
@@ -277,21 +277,25 @@ def _reject_options_before(ctx: typer.Context, subcommand: str) -> None:
     ``taskora deploy -n prod status`` gives -n to the deploy itself, so status would show
     the release in the default namespace without a word.
     """
-    given = [
+    typed_options = [
         parameter
         for parameter in ctx.command.params
         if parameter.name is not None
         and getattr(ctx.get_parameter_source(parameter.name), "name", "") == "COMMANDLINE"
     ]
-    if not given:
+    if not typed_options:
         return
     command = ctx.command.get_command(ctx, subcommand)  # type: ignore[attr-defined]
-    taken = {name for parameter in command.params for name in parameter.opts}
-    accepted = [parameter for parameter in given if parameter.opts[0] in taken]
-    others = [parameter.opts[0] for parameter in given if parameter.opts[0] not in taken]
+    subcommand_names = {name for parameter in command.params for name in parameter.opts}
+    accepted = [parameter for parameter in typed_options if parameter.opts[0] in subcommand_names]
+    others = [
+        parameter.opts[0]
+        for parameter in typed_options
+        if parameter.opts[0] not in subcommand_names
+    ]
     message = (
-        f"{_join([parameter.opts[0] for parameter in given], 'and')} before the subcommand "
-        f"{subcommand} would be ignored."
+        f"{_join([parameter.opts[0] for parameter in typed_options], 'and')} before the "
+        f"subcommand {subcommand} would be ignored."
     )
     if accepted:
         example = " ".join(

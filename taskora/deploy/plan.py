@@ -350,8 +350,8 @@ def run_preflight(
 def _check_values(plan: DeployPlan, report: PreflightReport, helm_ok: bool) -> None:
     """Add the placeholder check and a local ``helm template`` to ``report``.
 
-    ``helm_ok`` tells whether helm passed its preflight check. The render is skipped when
-    it did not.
+    ``helm_ok`` is whether helm passed its preflight check. The render is skipped when it
+    did not.
     """
     from taskora.deploy.preflight import CheckStatus
 

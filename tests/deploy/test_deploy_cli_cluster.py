@@ -605,7 +605,7 @@ def test_status_invalid_namespace(run_taskora: Run, fake_cluster: FakeCluster) -
 
 
 def test_options_before_status_rejected(run_taskora: Run, fake_cluster: FakeCluster) -> None:
-    """-n before status belongs to the deploy itself, so status would read the default one."""
+    """-n before status belongs to the deploy itself, so status would use the default namespace."""
     result = run_taskora(["deploy", "-n", "prod", "--cloud", "doks", "status"])
 
     assert result.exit_code == 2

@@ -491,7 +491,7 @@ def test_build_push_denied(run_taskora: Run, fake_cluster: FakeCluster) -> None:
 
 
 def test_build_json_error_after_log(run_taskora: Run, fake_cluster: FakeCluster) -> None:
-    """docker's log streams to stderr first; the JSON error is then its own last line."""
+    """docker's log streams to stderr first, and the JSON error follows as the last line."""
     fake_cluster.on(
         "docker",
         "buildx",
