@@ -88,6 +88,8 @@ def name_option_values(command: Any) -> Any:
     it. Arguments are written in capitals, in usage lines and errors too (``[REVISION]``).
     """
     context = typer.Context(command)
+    for parameter in command.params:
+        explain_bad_values(parameter)
     options = [*command.params, command.get_help_option(context)]
     for option in options:
         if option is None or option.metavar is not None:
@@ -112,6 +114,57 @@ def name_option_values(command: Any) -> Any:
     for subcommand in getattr(command, "commands", {}).values():
         name_option_values(subcommand)
     return command
+
+
+# Typer versions that check values with pydantic report pydantic's wording. These read
+# the value back to the user instead; other errors keep pydantic's own message.
+BAD_VALUE_MESSAGES: dict[str, str] = {
+    "int_parsing": "{input!r} is not a whole number.",
+    "int_from_float": "{input!r} is not a whole number.",
+    "float_parsing": "{input!r} is not a number.",
+    "greater_than_equal": "{input} is below the minimum of {ge}.",
+    "greater_than": "{input} must be greater than {gt}.",
+    "less_than_equal": "{input} is above the maximum of {le}.",
+    "less_than": "{input} must be less than {lt}.",
+}
+
+
+def plain_value_error(error: Any) -> str | None:
+    """Return a message for the first problem of a pydantic ``ValidationError``, or None."""
+    problems = error.errors() if hasattr(error, "errors") else []
+    if not problems:
+        return None
+    problem = problems[0]
+    template = BAD_VALUE_MESSAGES.get(problem["type"])
+    if template is not None:
+        try:
+            return template.format(input=problem.get("input"), **problem.get("ctx", {}))
+        except (KeyError, IndexError, ValueError):
+            return None
+    message = str(problem.get("msg", ""))
+    # A check that raised ValueError, such as a choice: pydantic prefixes its text.
+    return message.removeprefix("Value error, ") or None
+
+
+def explain_bad_values(parameter: Any) -> None:
+    """Make a bad value for ``parameter`` name the value typed, in plain words.
+
+    Typer 0.29 and newer check values with pydantic and report "Input should be a valid
+    integer, unable to parse string as an integer" for ``--limit abc``. With this the
+    error reads "Invalid value for '--limit': 'abc' is not a whole number."
+    """
+    check_value = parameter.process_value
+
+    def process_value(context: Any, value: Any) -> Any:
+        try:
+            return check_value(context, value)
+        except typer.BadParameter as error:
+            message = plain_value_error(error.__cause__)
+            if message is not None:
+                error.message = message
+            raise
+
+    parameter.process_value = process_value
 
 
 def requested_command(arguments: list[str]) -> str | None:
