@@ -154,6 +154,9 @@ def explain_bad_values(parameter: Any) -> None:
     error reads "Invalid value for '--limit': 'abc' is not a whole number."
     """
     check_value = parameter.process_value
+    if getattr(check_value, "explains_bad_values", False):
+        # Tests run main() many times in one process: wrap each parameter only once.
+        return
 
     def process_value(context: Any, value: Any) -> Any:
         try:
@@ -164,6 +167,7 @@ def explain_bad_values(parameter: Any) -> None:
                 error.message = message
             raise
 
+    process_value.explains_bad_values = True  # type: ignore[attr-defined]
     parameter.process_value = process_value
 
 

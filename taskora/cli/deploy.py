@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from taskora.cli.json_errors import json_errors
+from taskora.cli.json_errors import errors_as_json, json_errors
 from taskora.deploy import assets
 from taskora.deploy.errors import DeployError
 from taskora.deploy.plan import (
@@ -218,7 +218,7 @@ def deploy(
 ) -> None:
     """Install or upgrade Taskora on DigitalOcean (doks), Google (gke) or Azure (aks) Kubernetes."""
     if ctx.invoked_subcommand is not None:
-        _reject_options_before(ctx, ctx.invoked_subcommand)
+        # status and rollback reject deploy options typed before them, after their own --help.
         return
     if cloud is None:
         raise DeployError(
@@ -271,22 +271,25 @@ def deploy(
         _deploy(plan, check_image=not skip_image_check, json_output=json_output)
 
 
-def _reject_options_before(ctx: typer.Context, subcommand: str) -> None:
-    """Raise a usage error for options typed before ``subcommand``, which it would not read.
+def _reject_options_before(ctx: typer.Context) -> None:
+    """Raise a usage error for deploy options typed before this subcommand, which it ignores.
 
     ``taskora deploy -n prod status`` gives -n to the deploy itself, so status would show
     the release in the default namespace without a word.
     """
+    parent = ctx.parent
+    if parent is None:
+        return
+    subcommand = ctx.info_name
     typed_options = [
         parameter
-        for parameter in ctx.command.params
+        for parameter in parent.command.params
         if parameter.name is not None
-        and getattr(ctx.get_parameter_source(parameter.name), "name", "") == "COMMANDLINE"
+        and getattr(parent.get_parameter_source(parameter.name), "name", "") == "COMMANDLINE"
     ]
     if not typed_options:
         return
-    command = ctx.command.get_command(ctx, subcommand)  # type: ignore[attr-defined]
-    subcommand_names = {name for parameter in command.params for name in parameter.opts}
+    subcommand_names = {name for parameter in ctx.command.params for name in parameter.opts}
     accepted = [parameter for parameter in typed_options if parameter.opts[0] in subcommand_names]
     others = [
         parameter.opts[0]
@@ -304,7 +307,9 @@ def _reject_options_before(ctx: typer.Context, subcommand: str) -> None:
         message += f" Put options after it: taskora deploy {subcommand} {example}."
     if others:
         message += f" The {subcommand} command does not take {_join(others, 'or')}."
-    raise DeployError(message, exit_code=ExitCode.USAGE)
+    # --json typed before the subcommand still asks for the error as JSON.
+    with errors_as_json(bool(parent.params.get("json_output"))):
+        raise DeployError(message, exit_code=ExitCode.USAGE)
 
 
 def _join(words: list[str], conjunction: str) -> str:
@@ -317,6 +322,7 @@ def _join(words: list[str], conjunction: str) -> str:
 @app.command("status")
 @json_errors
 def status(
+    ctx: typer.Context,
     release: ReleaseOption = DEFAULT_RELEASE,
     namespace: NamespaceOption = DEFAULT_NAMESPACE,
     kube_context: ContextOption = None,
@@ -325,6 +331,7 @@ def status(
     """Show the release's state and its recent revisions."""
     from taskora.deploy.release import ReleaseRef, release_status
 
+    _reject_options_before(ctx)
     report = release_status(ReleaseRef(release, namespace, kube_context))
     _print_release(report, json_output)
 
@@ -332,6 +339,7 @@ def status(
 @app.command("rollback")
 @json_errors
 def rollback(
+    ctx: typer.Context,
     revision: Annotated[
         int | None,
         typer.Argument(
@@ -348,6 +356,7 @@ def rollback(
     """Roll the release back to REVISION, or to the previous revision, and wait for the pods."""
     from taskora.deploy import release as release_module
 
+    _reject_options_before(ctx)
     ref = release_module.ReleaseRef(release, namespace, kube_context)
     release_module.check_ref(ref, timeout)
     target = f"revision {revision}" if revision is not None else "the previous revision"

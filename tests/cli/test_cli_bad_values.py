@@ -8,9 +8,10 @@ import sys
 from typing import Annotated
 
 import pytest
+import typer.main
 from pydantic import Field, TypeAdapter, ValidationError
 
-from taskora.cli.app import plain_value_error
+from taskora.cli.app import mount_commands, name_option_values, plain_value_error
 
 
 def usage_error(*arguments: str) -> str:
@@ -95,3 +96,18 @@ def test_plain_value_error_without_pydantic() -> None:
     # Typer versions built on click raise BadParameter with no pydantic cause.
     assert plain_value_error(None) is None
     assert plain_value_error(ValueError("plain")) is None
+
+
+def test_explain_bad_values_wraps_once() -> None:
+    command = typer.main.get_command(mount_commands(["tasks"]))
+    limit = next(
+        parameter
+        for parameter in command.commands["tasks"].commands["list"].params
+        if parameter.name == "limit"
+    )
+
+    name_option_values(command)
+    wrapped = limit.process_value
+    name_option_values(command)
+
+    assert limit.process_value is wrapped

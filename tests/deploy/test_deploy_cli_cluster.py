@@ -636,3 +636,25 @@ def test_modes_cannot_combine(run_taskora: Run, fake_cluster: FakeCluster) -> No
     assert (
         result.stderr.strip() == "Error: --dry-run and --diff cannot be combined: pass one of them"
     )
+
+
+def test_options_before_status_own_json(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    result = run_taskora(["deploy", "-n", "prod", "status", "--json"])
+
+    assert result.exit_code == 2
+    assert json.loads(result.stderr) == {
+        "error": "--namespace before the subcommand status would be ignored. Put options "
+        "after it: taskora deploy status --namespace NAMESPACE.",
+        "exit_code": 2,
+    }
+    assert fake_cluster.calls() == []
+
+
+def test_options_before_status_help(run_taskora: Run, fake_cluster: FakeCluster) -> None:
+    """--help after the subcommand shows its help, which says where the options go."""
+    result = run_taskora(["deploy", "-n", "prod", "status", "--help"])
+
+    assert result.exit_code == 0
+    assert "taskora deploy status [OPTIONS]" in result.stdout, repr(result.stdout[:600])
+    assert result.stderr == ""
+    assert fake_cluster.calls() == []
