@@ -30,6 +30,7 @@ from taskora.deploy.plan import (
     DeployPlan,
     DeployRequest,
     build_plan,
+    chart_app_version,
     check_no_placeholders,
     merge_request_values,
     normalize_request,
@@ -402,6 +403,12 @@ def _print_dry_run(plan: DeployPlan, json_output: bool) -> None:
         )
     else:
         typer.echo("# Merged values")
+        image = plan.values.values.get("image") or {}
+        if not image.get("tag") and not image.get("digest"):
+            typer.echo(
+                f"# image.tag is empty, so the pods run the chart's appVersion, "
+                f"{chart_app_version()}.\n# Pass --image-tag TAG to deploy another build."
+            )
         typer.echo(plan.values.to_yaml(), nl=False)
         typer.echo()
         typer.echo("# Helm command")

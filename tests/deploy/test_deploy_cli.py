@@ -265,6 +265,25 @@ def test_dry_run_prints_merged_values(run_taskora: Run, real_helm: Path, tmp_pat
         "pullPolicy": "IfNotPresent",
     }
     assert output.manifest("Deployment")["spec"]["replicas"] == 2
+    assert "appVersion" not in result.stdout
+
+
+def test_dry_run_empty_tag_note(run_taskora: Run, real_helm: Path) -> None:
+    """An empty image.tag deploys the chart's appVersion, which the merged values do not show."""
+    result = run_taskora(["deploy", "--cloud", "doks", "--dry-run"])
+
+    assert result.exit_code == 0, result.stderr
+    app_version = yaml.safe_load((assets.CHART_DIR / "Chart.yaml").read_text())["appVersion"]
+    assert result.stdout.startswith(
+        "# Merged values\n"
+        f"# image.tag is empty, so the pods run the chart's appVersion, {app_version}.\n"
+        "# Pass --image-tag TAG to deploy another build.\n"
+        "replicaCount: 2\n"
+    )
+    image = parse_dry_run(result.stdout).manifest("Deployment")["spec"]["template"]["spec"][
+        "containers"
+    ][0]["image"]
+    assert image == f"registry.digitalocean.com/replace-me-registry/taskora:{app_version}"
 
 
 def test_explain_prints_sources(
