@@ -96,6 +96,7 @@ def name_option_values(command: Any) -> Any:
             continue
         if option.param_type_name == "argument":
             option.metavar = option.name.upper()
+            show_argument_plainly(option)
             continue
         if option.is_flag:
             option.metavar = ""
@@ -114,6 +115,22 @@ def name_option_values(command: Any) -> Any:
     for subcommand in getattr(command, "commands", {}).values():
         name_option_values(subcommand)
     return command
+
+
+def show_argument_plainly(argument: Any) -> None:
+    """Show ``argument`` as ``TITLE`` or ``[REVISION]`` in usage lines, with no type in help.
+
+    Typer 0.29 and newer write a required argument as ``{TITLE}`` in usage lines and add
+    its Python type in help (``TITLE <str>``). Older versions, built on click, already
+    write it as this function does, and have no ``display_type_rich`` to change.
+    """
+    if not hasattr(argument, "display_type_rich"):
+        return
+    usage_name = argument.metavar if argument.required else f"[{argument.metavar}]"
+    if argument.nargs != 1:
+        usage_name += "..."
+    argument.get_usage_pieces = lambda ctx: [usage_name]
+    argument.display_type_rich = lambda ctx: None
 
 
 # Typer versions that check values with pydantic report pydantic's wording. These read

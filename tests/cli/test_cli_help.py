@@ -76,8 +76,24 @@ def test_arguments_in_capitals() -> None:
     show = help_text("tasks", "show")
 
     assert "Usage: python -m taskora deploy rollback [OPTIONS] [REVISION]" in rollback
-    assert option_row(rollback, "REVISION").startswith("REVISION <int> Revision to return to")
-    assert "Usage: python -m taskora tasks show [OPTIONS] {TASK_ID}" in show
+    assert option_row(rollback, "REVISION").startswith("REVISION Revision to return to")
+    assert "Usage: python -m taskora tasks show [OPTIONS] TASK_ID" in show
+    assert option_row(show, "*").startswith("* TASK_ID [x>=1] Id of the task.")
+
+
+def test_required_argument_usage_error() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "taskora", "tasks", "add"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"},
+    )
+
+    assert completed.returncode == 2
+    assert completed.stderr.splitlines()[0] == "Usage: python -m taskora tasks add [OPTIONS] TITLE"
+    assert "Missing argument 'TITLE'." in completed.stderr
 
 
 def test_root_help_version_flag() -> None:
