@@ -175,6 +175,10 @@ def _end_sentence(text: str) -> str:
     return text if text.endswith((".", "?", "!")) else f"{text}."
 
 
+# Secret keys that hold a PEM file, such as Kafka's CA certificate, rather than a password.
+CERTIFICATE_SUFFIXES = (".crt", ".pem")
+
+
 @dataclass(frozen=True)
 class SecretReference:
     """A Secret that the values name, the keys it must contain, and the key that names it."""
@@ -184,6 +188,8 @@ class SecretReference:
     value_key: str
     # The values section whose driver creates the Secret when the pods start, or "".
     provided_by: str = ""
+    # For each key that a value names, that value's key: "password" -> "database.passwordKey".
+    key_sources: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -300,7 +306,8 @@ def secret_references(values: Mapping[str, Any]) -> list[SecretReference]:
             found[reference.name] = reference
         else:
             keys = tuple(dict.fromkeys((*known.keys, *reference.keys)))
-            found[reference.name] = dataclasses.replace(known, keys=keys)
+            sources = {**reference.key_sources, **known.key_sources}
+            found[reference.name] = dataclasses.replace(known, keys=keys, key_sources=sources)
 
     # Dapr reads the app API token from the fixed key "token" of this Secret.
     dapr = _mapping(values.get("dapr"))
@@ -377,7 +384,10 @@ def _walk_secret_references(
         else:
             keys = [key for key in key_keys if key == f"{prefix}Key"]
         yield SecretReference(
-            secret, tuple(str(node[key]) for key in keys), ".".join((*path, name_key))
+            secret,
+            tuple(str(node[key]) for key in keys),
+            ".".join((*path, name_key)),
+            key_sources={str(node[key]): ".".join((*path, key)) for key in keys},
         )
 
     for key, value in node.items():
@@ -720,7 +730,9 @@ def _check_dapr(kubectl_path: Path, context: str, report: PreflightReport) -> No
         report.add(
             "dapr",
             CheckStatus.FAILED,
-            f"the Dapr CRDs {', '.join(missing)} are missing",
+            f"the Dapr CRD {missing[0]} is missing"
+            if len(missing) == 1
+            else f"the Dapr CRDs {', '.join(missing)} are missing",
             DAPR_INSTALL_FIX,
         )
     else:
@@ -824,16 +836,29 @@ def _check_secret(
         return
     missing = [key for key in secret.keys if key not in keys]
     if missing:
+        present = f"its keys are {', '.join(sorted(keys))}" if keys else "it has no keys"
         report.add(
             name,
             CheckStatus.FAILED,
-            f"Secret {secret.name} in namespace {namespace} has no key {', '.join(missing)}",
-            f"add the key, for example `kubectl --namespace {namespace} edit secret {secret.name}`, "
-            f"or point the values at the key it has",
+            f"Secret {secret.name} in namespace {namespace} has no key {', '.join(missing)} "
+            f"({present})",
+            _add_secret_keys_fix(secret, missing, namespace),
         )
         return
     listed = f" with key {', '.join(secret.keys)}" if secret.keys else ""
     report.add(name, CheckStatus.PASSED, f"Secret {secret.name} exists{listed}")
+
+
+def _add_secret_keys_fix(secret: SecretReference, missing: list[str], namespace: str) -> str:
+    string_data = ",".join(f'"{key}":"VALUE"' for key in missing)
+    fix = (
+        f"add {'it' if len(missing) == 1 else 'them'} with `kubectl --namespace {namespace} "
+        f"patch secret {secret.name} --type merge -p '{{\"stringData\":{{{string_data}}}}}'`"
+    )
+    sources = [secret.key_sources[key] for key in missing if key in secret.key_sources]
+    if sources:
+        fix += f", or set {' and '.join(sources)} to a key the Secret has"
+    return fix
 
 
 def _create_secret_fix(secret: SecretReference, namespace: str) -> str:
@@ -843,12 +868,19 @@ def _create_secret_fix(secret: SecretReference, namespace: str) -> str:
             "--docker-server=REGISTRY --docker-username=USER --docker-password=PASSWORD`"
         )
     literals = (
-        " ".join(f"--from-literal={key}=VALUE" for key in secret.keys) or "--from-literal=KEY=VALUE"
+        " ".join(_secret_key_source(key) for key in secret.keys) or "--from-literal=KEY=VALUE"
     )
     return (
         f"run `kubectl --namespace {namespace} create secret generic {secret.name} {literals}`, "
         f"or set {secret.value_key} to the name of an existing Secret"
     )
+
+
+def _secret_key_source(key: str) -> str:
+    """Return the kubectl option that fills ``key``: a file for a certificate, else a literal."""
+    if key.endswith(CERTIFICATE_SUFFIXES):
+        return f"--from-file={key}=PATH"
+    return f"--from-literal={key}=VALUE"
 
 
 def _check_image(

@@ -272,6 +272,29 @@ def test_preflight_dapr_crd_missing(fake_cluster: FakeCluster) -> None:
     assert detail == "the Dapr CRDs configurations.dapr.io, resiliencies.dapr.io are missing"
 
 
+def test_preflight_one_dapr_crd_missing(fake_cluster: FakeCluster) -> None:
+    fake_cluster.healthy()
+    fake_cluster.on(
+        "kubectl",
+        "--context",
+        "do-fra1-prod",
+        "--request-timeout",
+        "15s",
+        "get",
+        "customresourcedefinitions",
+        stdout="".join(
+            f"customresourcedefinition.apiextensions.k8s.io/{crd}.dapr.io\n"
+            for crd in ("components", "configurations")
+        ),
+    )
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(preflight_input(fake_cluster), image_lookup=image_found)
+
+    detail, _ = failure_of(error.value, "dapr")
+    assert detail == "the Dapr CRD resiliencies.dapr.io is missing"
+
+
 def test_preflight_namespace_missing_with_secrets(fake_cluster: FakeCluster) -> None:
     fake_cluster.healthy()
     fake_cluster.on(
@@ -347,6 +370,42 @@ def test_preflight_namespace_missing_without_secrets(fake_cluster: FakeCluster) 
     assert namespace.detail == "namespace taskora does not exist yet; helm creates it"
 
 
+def test_preflight_kafka_ca_missing(fake_cluster: FakeCluster) -> None:
+    """A certificate is created from its file, since a PEM block does not fit a literal."""
+    fake_cluster.healthy(secrets={"kafka": ["password"]})
+    fake_cluster.on(
+        "kubectl",
+        "--context",
+        "do-fra1-prod",
+        "--request-timeout",
+        "15s",
+        "--namespace",
+        "taskora",
+        "get",
+        "secret",
+        "kafka-ca",
+    )
+    values = {
+        "dapr": {"pubsub": {"type": "kafka"}},
+        "kafka": {
+            "authType": "password",
+            "existingSecret": "kafka",
+            "passwordKey": "password",
+            "caSecret": "kafka-ca",
+            "caKey": "ca.crt",
+        },
+    }
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(preflight_input(fake_cluster, values=values), image_lookup=image_found)
+
+    _, fix = failure_of(error.value, "secret kafka-ca")
+    assert fix == (
+        "run `kubectl --namespace taskora create secret generic kafka-ca "
+        "--from-file=ca.crt=PATH`, or set kafka.caSecret to the name of an existing Secret"
+    )
+
+
 def test_preflight_secret_missing(fake_cluster: FakeCluster) -> None:
     fake_cluster.healthy(secrets={})
     fake_cluster.on(
@@ -383,8 +442,37 @@ def test_preflight_secret_key_missing(fake_cluster: FakeCluster) -> None:
     with pytest.raises(PreflightError) as error:
         run_preflight(preflight_input(fake_cluster), image_lookup=image_found)
 
-    detail, _ = failure_of(error.value, "secret taskora-database")
-    assert detail == "Secret taskora-database in namespace taskora has no key password"
+    detail, fix = failure_of(error.value, "secret taskora-database")
+    assert detail == (
+        "Secret taskora-database in namespace taskora has no key password (its keys are username)"
+    )
+    assert fix == (
+        "add it with `kubectl --namespace taskora patch secret taskora-database --type merge "
+        """-p '{"stringData":{"password":"VALUE"}}'`, or set database.passwordKey to a key the """
+        "Secret has"
+    )
+
+
+def test_preflight_token_secret_empty(fake_cluster: FakeCluster) -> None:
+    """Dapr reads the fixed key "token", which no value renames."""
+    fake_cluster.healthy(secrets={"taskora-dapr-token": []})
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(
+            preflight_input(
+                fake_cluster, values={"dapr": {"appTokenSecret": "taskora-dapr-token"}}
+            ),
+            image_lookup=image_found,
+        )
+
+    detail, fix = failure_of(error.value, "secret taskora-dapr-token")
+    assert detail == (
+        "Secret taskora-dapr-token in namespace taskora has no key token (it has no keys)"
+    )
+    assert fix == (
+        "add it with `kubectl --namespace taskora patch secret taskora-dapr-token --type merge "
+        """-p '{"stringData":{"token":"VALUE"}}'`"""
+    )
 
 
 def test_preflight_secret_forbidden(fake_cluster: FakeCluster) -> None:
@@ -528,10 +616,27 @@ def test_secret_references_from_values() -> None:
     }
 
     assert secret_references(values) == [
-        SecretReference("db", ("password", "user"), "database.existingSecret"),
-        SecretReference("redis", ("redis-password",), "redis.existingSecret"),
-        SecretReference("kafka", ("password",), "kafka.existingSecret"),
-        SecretReference("kafka-ca", ("ca.crt",), "kafka.caSecret"),
+        SecretReference(
+            "db",
+            ("password", "user"),
+            "database.existingSecret",
+            key_sources={"password": "database.passwordKey", "user": "database.userKey"},
+        ),
+        SecretReference(
+            "redis",
+            ("redis-password",),
+            "redis.existingSecret",
+            key_sources={"redis-password": "redis.passwordKey"},
+        ),
+        SecretReference(
+            "kafka",
+            ("password",),
+            "kafka.existingSecret",
+            key_sources={"password": "kafka.passwordKey"},
+        ),
+        SecretReference(
+            "kafka-ca", ("ca.crt",), "kafka.caSecret", key_sources={"ca.crt": "kafka.caKey"}
+        ),
         SecretReference("registry", (".dockerconfigjson",), "imagePullSecrets[0]"),
         SecretReference("legacy", (".dockerconfigjson",), "imagePullSecrets[1]"),
     ]
@@ -548,7 +653,12 @@ def test_secret_references_skip_unchosen_backend() -> None:
     }
 
     assert secret_references(values) == [
-        SecretReference("redis", ("password",), "redis.existingSecret")
+        SecretReference(
+            "redis",
+            ("password",),
+            "redis.existingSecret",
+            key_sources={"password": "redis.passwordKey"},
+        )
     ]
 
 
@@ -583,7 +693,11 @@ def test_secret_references_key_vault_provided() -> None:
 
     assert secret_references(values) == [
         SecretReference(
-            "taskora-database", ("password",), "database.existingSecret", "azureKeyVault"
+            "taskora-database",
+            ("password",),
+            "database.existingSecret",
+            "azureKeyVault",
+            key_sources={"password": "database.passwordKey"},
         )
     ]
 
@@ -596,7 +710,15 @@ def test_secret_references_merge_same_secret() -> None:
     }
 
     assert secret_references(values) == [
-        SecretReference("shared", ("db-password", "redis-password"), "database.existingSecret")
+        SecretReference(
+            "shared",
+            ("db-password", "redis-password"),
+            "database.existingSecret",
+            key_sources={
+                "db-password": "database.passwordKey",
+                "redis-password": "redis.passwordKey",
+            },
+        )
     ]
 
 
