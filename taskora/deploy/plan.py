@@ -265,11 +265,13 @@ def apply(plan: DeployPlan) -> helm.ReleaseStatus:
         try:
             output = helm.run_helm(plan.upgrade_command(values_file), waits_for_rollout=True)
         except DeployError as error:
-            if error.exit_code is not ExitCode.ERROR:
+            if error.exit_code is ExitCode.CONFLICT:
+                steps = locked_release_steps(plan)
+            elif error.exit_code is ExitCode.ERROR:
+                steps = failed_rollout_steps(plan)
+            else:
                 raise
-            raise DeployError(
-                f"{error.message}\n{failed_rollout_steps(plan)}", exit_code=error.exit_code
-            ) from None
+            raise DeployError(f"{error.message}\n{steps}", exit_code=error.exit_code) from None
     status = helm.parse_release(output, request.release, request.namespace)
     logger.info(
         "release %s in namespace %s: revision %s, status %s",
@@ -289,15 +291,36 @@ def failed_rollout_steps(plan: DeployPlan) -> str:
         kubectl += f" --context {shlex.quote(request.kube_context)}"
     kubectl += f" --namespace {request.namespace}"
     job = f"{release_fullname(plan.values.values, request.release)}-migration"
-    status = f"taskora deploy status --release {request.release} --namespace {request.namespace}"
-    if request.kube_context:
-        status += f" --context {shlex.quote(request.kube_context)}"
     return (
         "Next: read the migration Job's log with "
         f"`{kubectl} logs job/{job} --all-containers`, see why pods did not become ready "
         f"with `{kubectl} describe pods -l app.kubernetes.io/instance={request.release}`, "
-        f"and check the release with `{status}`"
+        f"and check the release with `{_release_command('status', request)}`"
     )
+
+
+def locked_release_steps(plan: DeployPlan) -> str:
+    """Return what to do when another helm operation holds the release."""
+    request = plan.request
+    uninstall = f"helm uninstall {request.release} --namespace {request.namespace}"
+    if request.kube_context:
+        uninstall += f" --kube-context {shlex.quote(request.kube_context)}"
+    return (
+        "Next: wait for the other operation to end and check the release with "
+        f"`{_release_command('status', request)}`. If a deploy was interrupted and the "
+        "release stays pending-upgrade or pending-rollback, return it to its last revision "
+        f"with `{_release_command('rollback', request)}`. If it stays pending-install, "
+        f"remove it with `{uninstall}`. Then deploy again."
+    )
+
+
+def _release_command(subcommand: str, request: DeployRequest) -> str:
+    command = (
+        f"taskora deploy {subcommand} --release {request.release} --namespace {request.namespace}"
+    )
+    if request.kube_context:
+        command += f" --context {shlex.quote(request.kube_context)}"
+    return command
 
 
 def release_fullname(values: Mapping[str, Any], release: str) -> str:

@@ -81,6 +81,16 @@ NEXT_STEPS = (
     "--release taskora --namespace prod --context do-fra1-prod`"
 )
 
+# Printed after helm's error when another helm operation holds the release.
+LOCKED_STEPS = (
+    "Next: wait for the other operation to end and check the release with `taskora deploy "
+    "status --release taskora --namespace prod --context do-fra1-prod`. If a deploy was "
+    "interrupted and the release stays pending-upgrade or pending-rollback, return it to its "
+    "last revision with `taskora deploy rollback --release taskora --namespace prod --context "
+    "do-fra1-prod`. If it stays pending-install, remove it with `helm uninstall taskora "
+    "--namespace prod --kube-context do-fra1-prod`. Then deploy again."
+)
+
 
 def upgrade_call(
     namespace: str, context: str, timeout: str = "10m", rollback_flag: str = "--atomic"
@@ -246,8 +256,7 @@ def test_deploy_preflight_failure_runs_no_upgrade(
         (
             "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress\n",
             6,
-            "Error: helm upgrade failed with exit code 1: UPGRADE FAILED: another operation "
-            "(install/upgrade/rollback) is in progress",
+            LOCKED_STEPS,
         ),
         (
             "Error: UPGRADE FAILED: release taskora failed, and has been rolled back due to "
@@ -295,6 +304,29 @@ def test_deploy_upgrade_failure(
     assert result.stderr.strip().splitlines()[-1] == message
     assert result.stdout == ""
     assert fake_cluster.calls()[-1] == upgrade_call("prod", "do-fra1-prod")
+
+
+def test_deploy_locked_release_message(
+    run_taskora: Run, fake_cluster: FakeCluster, doks_values: Path
+) -> None:
+    fake_cluster.on(
+        "helm",
+        "upgrade",
+        stderr="Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in "
+        "progress\n",
+        exit_code=1,
+    )
+
+    result = run_taskora(
+        ["deploy", "--cloud", "doks", "-f", str(doks_values), "-n", "prod", "--skip-image-check"]
+    )
+
+    assert result.exit_code == 6
+    assert result.stderr.strip().splitlines()[-2:] == [
+        "Error: helm upgrade failed with exit code 1: UPGRADE FAILED: another operation "
+        "(install/upgrade/rollback) is in progress",
+        LOCKED_STEPS,
+    ]
 
 
 def test_deploy_timeout_keeps_helm_message(
