@@ -519,10 +519,20 @@ def _deploy(plan: DeployPlan, *, check_image: bool, json_output: bool) -> None:
     # schema are reported together with an unreachable cluster, not one run after it.
     plan = _preflight(plan, check_image=check_image, json_output=False, check_values=True)
     from taskora.deploy.plan import apply
+    from taskora.deploy.preflight import image_reference
 
+    image = plan.values.values.get("image") or {}
+    if not image.get("tag") and not image.get("digest"):
+        _stderr().print(
+            f"[yellow]Warning:[/] no image tag is set, so this deploys the chart's appVersion, "
+            f"{chart_app_version()}. A deploy does not keep the tag of the running release: "
+            "pass --image-tag TAG to deploy another build.",
+            highlight=False,
+        )
     _stderr().print(
         f"Deploying release {request.release} to namespace {request.namespace} "
-        f"(context {plan.request.kube_context}) with profile {request.cloud}.",
+        f"(context {plan.request.kube_context}) with profile {request.cloud}, image "
+        f"{image_reference(plan.values.values, chart_app_version())}.",
         markup=False,
     )
     with _progress(

@@ -169,6 +169,31 @@ def test_deploy_commands_in_order(
         "",
         "Reach Taskora at https://tasks.example.org.",
     ]
+    assert (
+        "Deploying release taskora to namespace prod (context do-fra1-prod) with profile doks, "
+        "image registry.digitalocean.com/acme-registry/taskora:0.3.1."
+    ) in result.stderr.splitlines()
+    assert "Warning" not in result.stderr
+
+
+def test_deploy_without_tag_warns(
+    run_taskora: Run, fake_cluster: FakeCluster, doks_values: Path
+) -> None:
+    """A deploy does not keep the running release's tag, so an empty tag means appVersion."""
+    fake_cluster.on("helm", "upgrade", stdout=RELEASE_JSON)
+
+    result = run_taskora(
+        ["deploy", "--cloud", "doks", "-f", str(doks_values), "-n", "prod", "--skip-image-check"]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[-2:] == [
+        "Warning: no image tag is set, so this deploys the chart's appVersion, 0.1.0. A deploy "
+        "does not keep the tag of the running release: pass --image-tag TAG to deploy another "
+        "build.",
+        "Deploying release taskora to namespace prod (context do-fra1-prod) with profile doks, "
+        "image registry.digitalocean.com/acme-registry/taskora:0.1.0.",
+    ]
 
 
 def test_deploy_given_context_passed_to_helm(
