@@ -265,9 +265,16 @@ def deploy(
     elif diff:
         _print_diff(plan, json_output)
     elif check:
-        _preflight(
+        report = _preflight(
             plan, check_image=not skip_image_check, json_output=json_output, check_values=True
-        )
+        )[1]
+        if not json_output:
+            skipped = sum(check.status.value == "skipped" for check in report.checks)
+            _stderr().print(
+                f"No check failed: {len(report.checks) - skipped} passed, {skipped} "
+                "skipped. Nothing was changed.",
+                highlight=False,
+            )
     else:
         _deploy(plan, check_image=not skip_image_check, json_output=json_output)
 
@@ -481,7 +488,7 @@ def _print_diff(plan: DeployPlan, json_output: bool) -> None:
 
 def _preflight(
     plan: DeployPlan, *, check_image: bool, json_output: bool, check_values: bool = False
-) -> DeployPlan:
+) -> tuple[DeployPlan, PreflightReport]:
     from taskora.deploy.plan import run_preflight
     from taskora.deploy.preflight import PreflightError
 
@@ -491,7 +498,7 @@ def _preflight(
         _print_checks(error.report, json_output)
         raise
     _print_checks(report, json_output)
-    return plan
+    return plan, report
 
 
 def _print_checks(report: PreflightReport, json_output: bool) -> None:
@@ -517,7 +524,7 @@ def _deploy(plan: DeployPlan, *, check_image: bool, json_output: bool) -> None:
     check_no_placeholders(plan.values)
     # The local render runs with the cluster's checks, so that values which fail the chart's
     # schema are reported together with an unreachable cluster, not one run after it.
-    plan = _preflight(plan, check_image=check_image, json_output=False, check_values=True)
+    plan = _preflight(plan, check_image=check_image, json_output=False, check_values=True)[0]
     from taskora.deploy.plan import apply
     from taskora.deploy.preflight import image_reference
 

@@ -761,6 +761,13 @@ def test_check_command_prints_results(
     )
     assert "taskora-database" in secrets
     assert "  ok values: no profile placeholder is left" in result.stderr.splitlines()
+    checks = [line for line in result.stderr.splitlines() if line.startswith("  ")]
+    assert len(checks) == 14
+    assert all(line.startswith("  ok ") for line in checks)
+    assert result.stderr.splitlines()[-1] == (
+        "No check failed: 14 passed, 0 skipped. Nothing was changed."
+    )
+    assert result.stdout == ""
     assert fake_cluster.calls() == preflight_calls(
         image=IMAGE, secrets=tuple(secrets), addons_of="doks", values_checked=True
     )
