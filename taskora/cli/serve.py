@@ -39,6 +39,9 @@ from taskora.errors import ExitCode, TaskoraError
 
 logger = logging.getLogger(__name__)
 
+# How long a start waits for the server that the CLI config names, to see if it still runs.
+HEALTH_PROBE_SECONDS = 1.0
+
 EPILOG = (
     "Examples:\n\n"
     "  taskora serve\n\n"
@@ -315,12 +318,24 @@ def _client_url(settings: Settings, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+def _server_answers(url: str) -> bool:
+    """Return whether a Taskora server answers its health check at ``url``."""
+    import httpx
+
+    try:
+        response = httpx.get(f"{url.rstrip('/')}/healthz", timeout=HEALTH_PROBE_SECONDS)
+    except httpx.HTTPError as error:
+        logger.debug("no server answers at %s: %s", url, error)
+        return False
+    return response.status_code == 200
+
+
 def _save_local_credentials(settings: Settings, runner: ModuleType, port: int) -> None:
     """Point the CLI config file at this server with a working token of the local user.
 
-    A config file whose token belongs to another database, and whose URL names another
-    server, is left alone, so a second server started for a test does not take over the
-    CLI from the first.
+    A config file whose URL names another server that still answers, or whose token
+    belongs to another database, is left alone, so a second server started for a test
+    does not take over the CLI from the first.
     """
     try:
         saved = load_config()
@@ -329,9 +344,19 @@ def _save_local_credentials(settings: Settings, runner: ModuleType, port: int) -
     url = _client_url(settings, port)
 
     if saved.token and runner.token_is_valid(settings, saved.token):
-        if saved.url != url:
-            save_config(ClientConfig(url=url, token=saved.token))
-            logger.info("Pointed the CLI config %s at %s", config_path(), url)
+        if saved.url == url:
+            return
+        if saved.url and _server_answers(saved.url):
+            logger.warning(
+                "The CLI config %s points at the server running at %s, so it is left "
+                "unchanged. To use this server, pass --url %s.",
+                config_path(),
+                saved.url,
+                url,
+            )
+            return
+        save_config(ClientConfig(url=url, token=saved.token))
+        logger.info("Pointed the CLI config %s at %s", config_path(), url)
         return
     if saved.token and saved.url and saved.url != url:
         logger.warning(

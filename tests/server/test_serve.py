@@ -240,6 +240,23 @@ def test_second_server_leaves_config_alone(server: ServerProcess, tmp_path: Path
     assert "is left unchanged" in second.log
 
 
+def test_second_port_same_database_keeps_config(server: ServerProcess) -> None:
+    """A second server on the same database does not take the CLI from the running one."""
+    server.start()
+    config_file = Path(server.env["TASKORA_CONFIG"])
+    before = config_file.read_text()
+    second = ServerProcess(home=server.home)
+
+    second.start()
+    second.stop()
+
+    assert config_file.read_text() == before
+    assert (
+        f"The CLI config {config_file} points at the server running at {server.url}, so it "
+        f"is left unchanged. To use this server, pass --url {second.url}."
+    ) in second.log
+
+
 def test_new_port_updates_config_url(server: ServerProcess) -> None:
     server.start()
     token = server.saved_token()
