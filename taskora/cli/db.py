@@ -19,7 +19,8 @@ DatabaseUrlOption = Annotated[
     str | None,
     typer.Option(
         envvar="TASKORA_DATABASE_URL",
-        help="sqlite:///FILE or postgresql://USER@HOST:PORT/DB.",
+        help="sqlite:///FILE (relative to the current directory), sqlite:////ABSOLUTE/FILE "
+        "or postgresql://USER@HOST:PORT/DB.",
         show_default="taskora.db in --data-dir",
         show_envvar=True,
     ),

@@ -70,7 +70,8 @@ def serve(
         str | None,
         typer.Option(
             envvar="TASKORA_DATABASE_URL",
-            help="sqlite:///FILE or postgresql://USER@HOST:PORT/DB.",
+            help="sqlite:///FILE (relative to the current directory), sqlite:////ABSOLUTE/FILE "
+            "or postgresql://USER@HOST:PORT/DB.",
             show_default="taskora.db in --data-dir",
             show_envvar=True,
         ),
@@ -302,8 +303,12 @@ def _describe_database(settings: Settings) -> str:
     if settings.uses_default_database:
         return f"embedded SQLite at {settings.data_dir / 'taskora.db'}"
 
-    from taskora.server.store.database import describe_url
+    from taskora.server.store.database import describe_url, sqlite_path
 
+    path = sqlite_path(settings.resolved_database_url)
+    if path is not None:
+        # A relative path is read from the current directory: show the file it names.
+        return f"SQLite at {path.absolute()}"
     return describe_url(settings.resolved_database_url)
 
 

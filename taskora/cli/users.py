@@ -28,7 +28,8 @@ def create(
         str | None,
         typer.Option(
             envvar="TASKORA_DATABASE_URL",
-            help="The service's database: sqlite:///FILE or postgresql://USER@HOST:PORT/DB.",
+            help="The service's database: sqlite:///FILE (relative), sqlite:////ABSOLUTE/FILE "
+            "or postgresql://USER@HOST:PORT/DB.",
             show_default="taskora.db in --data-dir",
             show_envvar=True,
         ),

@@ -282,3 +282,68 @@ def test_users_create_with_timezone(tmp_path: Path) -> None:
     assert rejected.stderr.strip() == (
         "Error: unknown time zone 'Mars/Base': use an IANA name such as 'Europe/Berlin' or 'UTC'"
     )
+
+
+def test_sqlite_url_misread_absolute_rejected(tmp_path: Path) -> None:
+    """sqlite:///tmp/x.db is relative: with no tmp/ folder here, four slashes were meant."""
+    existing = tmp_path / "data"
+    existing.mkdir()
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    relative = f"{existing}/x.db".lstrip("/")
+
+    result = subprocess.run(
+        taskora_command("db", "upgrade", "--database-url", f"sqlite:///{relative}"),
+        env=isolated_env(tmp_path),
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: the SQLite path {relative} is relative to the current directory {workdir}, "
+        f"where the folder {Path(relative).parent} does not exist. For the file /{relative}, "
+        f"write the URL with four slashes: sqlite:////{relative}. For a file under the current "
+        f"directory, create {Path(relative).parent} first"
+    )
+    assert list(workdir.iterdir()) == []
+    assert list(existing.iterdir()) == []
+
+
+def test_sqlite_relative_url_logs_file(tmp_path: Path) -> None:
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    server = ServerProcess(
+        home=tmp_path, extra_args=("--database-url", "sqlite:///tasks.db"), cwd=workdir
+    )
+
+    server.start()
+    server.stop()
+
+    assert f"Database: SQLite at {workdir / 'tasks.db'}" in server.log
+    assert (workdir / "tasks.db").is_file()
+
+
+@pytest.mark.parametrize("kind", ["file", "under-a-file"])
+def test_unusable_data_dir_error(tmp_path: Path, kind: str) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a directory\n")
+    if kind == "file":
+        data_dir, reason = blocker, f"{blocker} is not a directory"
+    else:
+        data_dir, reason = blocker / "data", f"{blocker / 'data'} is not a directory"
+
+    result = run_taskora(
+        isolated_env(tmp_path), "serve", "--port", str(free_port()), "--data-dir", str(data_dir)
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: cannot create the SQLite file {data_dir / 'taskora.db'}: {reason}. Pass a "
+        "--data-dir (or a --database-url) in a directory you can write to"
+    )
+    assert "Traceback" not in result.stderr
+    assert blocker.read_text() == "not a directory\n"

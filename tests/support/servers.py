@@ -55,6 +55,8 @@ class ServerProcess:
     # what a check did. The tests of that schedule set a short interval.
     check_interval_seconds: float = 0
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Working directory of the server, which relative SQLite paths are read from.
+    cwd: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -84,6 +86,7 @@ class ServerProcess:
             self.process = subprocess.Popen(
                 taskora_command("serve", "--port", str(self.port), *self.extra_args),
                 env=self.env,
+                cwd=self.cwd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -75,6 +75,24 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database).expanduser()
 
 
+def _reject_misread_absolute_path(path: Path) -> None:
+    """Raise :class:`DatabaseError` for a relative path that was likely meant as absolute.
+
+    ``sqlite:///tmp/x.db`` names ``tmp/x.db`` under the current directory, and
+    ``sqlite:////tmp/x.db`` names ``/tmp/x.db``. When the relative file's folder does not
+    exist but the absolute one's does, starting would create a new, empty database in an
+    unexpected place.
+    """
+    if path.is_absolute() or path.parent.exists() or not (Path("/") / path).parent.is_dir():
+        return
+    raise DatabaseError(
+        f"the SQLite path {path} is relative to the current directory {Path.cwd()}, where "
+        f"the folder {path.parent} does not exist. For the file /{path}, write the URL with "
+        f"four slashes: sqlite:////{path}. For a file under the current directory, create "
+        f"{path.parent} first"
+    )
+
+
 def _create_private_file(path: Path) -> None:
     """Create the SQLite file readable by its owner only, before SQLite creates it.
 
@@ -83,8 +101,18 @@ def _create_private_file(path: Path) -> None:
     """
     if path.exists():
         return
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    except OSError as error:
+        if isinstance(error, FileExistsError | NotADirectoryError):
+            reason = f"{error.filename} is not a directory"
+        else:
+            reason = f"{error.strerror}: {error.filename}"
+        raise DatabaseError(
+            f"cannot create the SQLite file {path}: {reason}. Pass a --data-dir (or a "
+            "--database-url) in a directory you can write to"
+        ) from None
     os.close(descriptor)
 
 
@@ -103,7 +131,9 @@ def create_database_engine(url: str, *, foreign_keys: bool = True) -> Engine:
                 "an in-memory SQLite database cannot be shared by the service's connections: "
                 "use sqlite:///PATH"
             )
-        _create_private_file(Path(database).expanduser())
+        path = Path(database).expanduser()
+        _reject_misread_absolute_path(path)
+        _create_private_file(path)
         engine = create_engine(parsed, pool_size=20, max_overflow=20)
         _configure_sqlite(engine, foreign_keys=foreign_keys)
         return engine
