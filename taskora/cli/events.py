@@ -32,11 +32,21 @@ def _print_reset(
         line = {"type": RESET_EVENT, "sequence": str(sequence), "data": data}
         output.write_json(line, indent=False)
         return
-    oldest = data.get("oldest_available", "?")
+    requested = data.get("requested_after")
+    if isinstance(requested, int) and sequence is not None and requested > sequence:
+        cause = (
+            f"event #{requested} is newer than the server's newest event #{sequence}, so it "
+            "came from another database"
+        )
+    else:
+        oldest = data.get("oldest_available", "?")
+        cause = (
+            f"the server no longer has the events before #{escape(str(oldest))}, so some "
+            "changes were not printed"
+        )
     stdout.print(
-        f"[bold yellow]#{sequence}  reset: the server no longer has the events before "
-        f"#{escape(str(oldest))}, so some changes were not printed. Run `taskora tasks list` "
-        "to see the current tasks; following continues from here.[/]",
+        f"[bold yellow]#{sequence}  reset: {cause}. Run `taskora tasks list` to see the "
+        "current tasks; following continues from here.[/]",
         soft_wrap=True,
     )
 

@@ -13,14 +13,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from io import StringIO
 from pathlib import Path
 
 import pytest
 import typer
 from cli_helpers import ScriptedResponse, ScriptedServer, make_cloudevent, sse_message
+from rich.console import Console
 from typer.testing import CliRunner
 
 from taskora.cli.client import Connection, TaskoraClient
+from taskora.cli.events import _print_reset
 from taskora.errors import ExitCode, TaskoraError
 
 STREAM = "/api/events/stream"
@@ -67,8 +70,19 @@ def test_tail_json_resumes_after_drop(
     result = runner.invoke(
         cli,
         [
-            "events", "tail", "--json", "--since", "0", "--type", "task.created",
-            "--type", "task.completed", "--url", scripted_server.url, "--token", "t",
+            "events",
+            "tail",
+            "--json",
+            "--since",
+            "0",
+            "--type",
+            "task.created",
+            "--type",
+            "task.completed",
+            "--url",
+            scripted_server.url,
+            "--token",
+            "t",
         ],
     )
 
@@ -111,7 +125,9 @@ def test_tail_readable_lines(
     runner: CliRunner, cli: typer.Typer, scripted_server: ScriptedServer
 ) -> None:
     scripted_server.add(
-        "GET", STREAM, stream_response(sse_message(1, CREATED_1), sse_message(2, CREATED_2)),
+        "GET",
+        STREAM,
+        stream_response(sse_message(1, CREATED_1), sse_message(2, CREATED_2)),
         UNAUTHORIZED,
     )
 
@@ -182,8 +198,16 @@ def test_tail_stops_cleanly_on_sigint(scripted_server: ScriptedServer) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(helpers_dir), *sys.path])}
     process = subprocess.Popen(
         [
-            sys.executable, "-c", "from cli_helpers import build_cli; build_cli()()",
-            "events", "tail", "--json", "--url", scripted_server.url, "--token", "t",
+            sys.executable,
+            "-c",
+            "from cli_helpers import build_cli; build_cli()()",
+            "events",
+            "tail",
+            "--json",
+            "--url",
+            scripted_server.url,
+            "--token",
+            "t",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -213,8 +237,16 @@ def test_tail_into_closed_pipe(scripted_server: ScriptedServer) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(helpers_dir), *sys.path])}
     process = subprocess.Popen(
         [
-            sys.executable, "-c", "from cli_helpers import build_cli; build_cli()()",
-            "events", "tail", "--json", "--url", scripted_server.url, "--token", "t",
+            sys.executable,
+            "-c",
+            "from cli_helpers import build_cli; build_cli()()",
+            "events",
+            "tail",
+            "--json",
+            "--url",
+            scripted_server.url,
+            "--token",
+            "t",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -241,9 +273,7 @@ def test_tail_json_adds_only_sequence(
     runner: CliRunner, cli: typer.Typer, scripted_server: ScriptedServer
 ) -> None:
     """Each printed line is the server's event text plus a string ``sequence`` at the end."""
-    scripted_server.add(
-        "GET", STREAM, stream_response(sse_message(23, CREATED_2)), UNAUTHORIZED
-    )
+    scripted_server.add("GET", STREAM, stream_response(sse_message(23, CREATED_2)), UNAUTHORIZED)
 
     result = runner.invoke(
         cli, ["events", "tail", "--json", "--url", scripted_server.url, "--token", "t"]
@@ -279,4 +309,31 @@ def test_tail_help_explains_since(runner: CliRunner, cli: typer.Typer) -> None:
     assert (
         "--since takes the number shown as #N, or the sequence attribute of --json output."
         in result.stdout
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "cause"),
+    [
+        (
+            {"requested_after": 3, "oldest_available": 9},
+            "the server no longer has the events before #9, so some changes were not printed",
+        ),
+        (
+            {"requested_after": 99999, "oldest_available": 1},
+            (
+                "event #99999 is newer than the server's newest event #56, so it came from "
+                "another database"
+            ),
+        ),
+    ],
+    ids=["pruned", "other-database"],
+)
+def test_reset_text_names_cause(data: dict[str, int], cause: str) -> None:
+    buffer = StringIO()
+    _print_reset(data, 56, False, Console(file=buffer, width=300, no_color=True))
+
+    assert buffer.getvalue() == (
+        f"#56  reset: {cause}. Run `taskora tasks list` to see the current tasks; following "
+        "continues from here.\n"
     )
