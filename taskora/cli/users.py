@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated
 
 import typer
@@ -14,7 +17,28 @@ from taskora.cli.logs import configure_logging
 from taskora.cli.settings import build_settings
 from taskora.errors import ExitCode, TaskoraError
 
-app = typer.Typer(help="Manage users and their API tokens.", no_args_is_help=True)
+app = typer.Typer(
+    help="Manage users and their API tokens, in the service's database directly.",
+    no_args_is_help=True,
+)
+
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="TASKORA_DATABASE_URL",
+        help="The service's database: sqlite:///FILE (relative), sqlite:////ABSOLUTE/FILE "
+        "or postgresql://USER@HOST:PORT/DB.",
+        show_default="taskora.db in --data-dir",
+        show_envvar=True,
+    ),
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        envvar="TASKORA_DATA_DIR", metavar="DIR", help="Directory of the embedded database."
+    ),
+]
+NameArgument = Annotated[str, typer.Argument(help="Name of an existing user.")]
 
 
 @app.command(
@@ -24,22 +48,8 @@ app = typer.Typer(help="Manage users and their API tokens.", no_args_is_help=Tru
 )
 def create(
     name: Annotated[str, typer.Argument(help="1 to 64 letters, digits, '.', '_' or '-'.")],
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="TASKORA_DATABASE_URL",
-            help="The service's database: sqlite:///FILE (relative), sqlite:////ABSOLUTE/FILE "
-            "or postgresql://USER@HOST:PORT/DB.",
-            show_default="taskora.db in --data-dir",
-            show_envvar=True,
-        ),
-    ] = None,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            envvar="TASKORA_DATA_DIR", metavar="DIR", help="Directory of the embedded database."
-        ),
-    ] = None,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
     timezone: Annotated[
         str,
         typer.Option(
@@ -73,3 +83,139 @@ def create(
     console.print("API token (shown only this once; store it now):")
     typer.echo(token)
     console.print("Use it with [bold]--token[/] or the TASKORA_TOKEN environment variable.")
+
+
+@app.command(
+    "list",
+    epilog="Examples:\n\n  taskora users list\n\n  taskora users list --json",
+)
+def list_users(
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print [{id, name, timezone, created_at, tokens}] as JSON."),
+    ] = False,
+) -> None:
+    """List the users, their time zones and how many API tokens each has."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    configure_logging("WARNING")
+
+    from taskora.server import runner
+
+    with _database_errors(runner):
+        users = runner.list_users(settings)
+
+    if as_json:
+        rows = [
+            {
+                "id": user.id,
+                "name": user.name,
+                "timezone": user.timezone,
+                "created_at": user.created_at.isoformat(),
+                "tokens": user.tokens,
+            }
+            for user in users
+        ]
+        typer.echo(json.dumps(rows))
+        return
+    from rich.table import Table
+
+    table = Table(box=None)
+    for column in ("ID", "NAME", "TIME ZONE", "TOKENS", "CREATED"):
+        table.add_column(column)
+    for user in users:
+        table.add_row(
+            str(user.id),
+            escape(user.name),
+            user.timezone,
+            str(user.tokens),
+            user.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        )
+    Console().print(table)
+
+
+@app.command(
+    "token",
+    epilog="Examples:\n\n  taskora users token alice\n\n"
+    "  taskora users token ci-bot --keep-others --json",
+)
+def token(
+    name: NameArgument,
+    keep_others: Annotated[
+        bool,
+        typer.Option(
+            "--keep-others",
+            help="Keep the user's earlier tokens working. By default they are revoked.",
+        ),
+    ] = False,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print {name, token, revoked} as JSON.")
+    ] = False,
+) -> None:
+    """Issue a new API token for a user, for example after a token was lost or leaked.
+
+    The earlier tokens of the user stop working, unless --keep-others is given. A running
+    server may still accept them for up to 30 seconds, the time it keeps a token in memory.
+    """
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    configure_logging("WARNING")
+
+    from taskora.server import runner
+
+    with _database_errors(runner):
+        new_token, revoked = runner.reissue_token(settings, name, keep_others=keep_others)
+
+    if as_json:
+        typer.echo(json.dumps({"name": name, "token": new_token, "revoked": revoked}))
+        return
+    console = Console()
+    plural = "token" if revoked == 1 else "tokens"
+    console.print(
+        f"New API token for [bold]{escape(name)}[/] ({revoked} earlier {plural} revoked):"
+    )
+    typer.echo(new_token)
+    console.print("It is shown only this once; store it now.")
+
+
+@app.command(
+    "edit",
+    epilog="Examples:\n\n  taskora users edit alice --timezone America/New_York",
+)
+def edit(
+    name: NameArgument,
+    timezone: Annotated[
+        str,
+        typer.Option(
+            metavar="ZONE",
+            help="IANA time zone of the user's new tasks, such as Europe/Berlin. Existing "
+            "tasks keep their own zone.",
+        ),
+    ],
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Change a user's time zone, the default zone of the tasks they add from now on."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    configure_logging("WARNING")
+
+    from taskora.server import runner
+
+    with _database_errors(runner):
+        runner.change_timezone(settings, name, runner.check_timezone(timezone))
+    Console().print(f"User [bold]{escape(name)}[/] now has the time zone {escape(timezone)}.")
+
+
+@contextmanager
+def _database_errors(runner: ModuleType) -> Iterator[None]:
+    """Turn the errors of a users command into a :class:`TaskoraError` and its exit code."""
+    try:
+        yield
+    except runner.UserNotFound as error:
+        raise TaskoraError(str(error), exit_code=ExitCode.NOT_FOUND) from None
+    except ValueError as error:
+        raise TaskoraError(str(error), exit_code=ExitCode.USAGE) from None
+    except runner.DatabaseError as error:
+        raise TaskoraError(str(error)) from None

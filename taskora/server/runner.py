@@ -25,9 +25,14 @@ from taskora.server.store.users import (
     InvalidUserName,
     UserError,
     UserExists,
+    UserNotFound,
+    UserSummary,
     authenticate,
     bootstrap_local_user,
     create_user,
+    replace_tokens,
+    set_timezone,
+    summarize_users,
 )
 
 logger = logging.getLogger(__name__)
@@ -121,6 +126,37 @@ def add_user(settings: Settings, name: str, timezone: str = "UTC") -> tuple[int,
         raise DatabaseError(_describe_failure(settings.resolved_database_url, error)) from error
     finally:
         database.dispose()
+
+
+@contextmanager
+def _existing_database(settings: Settings) -> Iterator[Database]:
+    """Open the database of ``settings``, which must exist and be fully migrated."""
+    check_database(settings)
+    database = Database(settings.resolved_database_url)
+    try:
+        yield database
+    except SQLAlchemyError as error:
+        raise DatabaseError(_describe_failure(settings.resolved_database_url, error)) from error
+    finally:
+        database.dispose()
+
+
+def reissue_token(settings: Settings, name: str, *, keep_others: bool = False) -> tuple[str, int]:
+    """Give the user ``name`` a new token; return it and how many old ones were revoked."""
+    with _existing_database(settings) as database, database.write() as session:
+        return replace_tokens(session, name, keep_others=keep_others)
+
+
+def change_timezone(settings: Settings, name: str, timezone: str) -> None:
+    """Set the time zone of the user ``name``."""
+    with _existing_database(settings) as database, database.write() as session:
+        set_timezone(session, name, timezone)
+
+
+def list_users(settings: Settings) -> list[UserSummary]:
+    """Return every user of the database, without their tokens."""
+    with _existing_database(settings) as database, database.read() as session:
+        return summarize_users(session)
 
 
 class _GracefulServer(uvicorn.Server):
@@ -248,12 +284,16 @@ __all__ = [
     "ServiceStartError",
     "UserError",
     "UserExists",
+    "UserNotFound",
     "add_user",
+    "change_timezone",
     "check_database",
     "ensure_local_user",
+    "list_users",
     "listen",
     "local_timezone",
     "prepare_database",
+    "reissue_token",
     "run",
     "token_is_valid",
 ]

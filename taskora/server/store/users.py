@@ -6,8 +6,10 @@ import hashlib
 import logging
 import re
 import secrets
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from taskora.server.domain.tasks import utc_now
@@ -30,6 +32,21 @@ class InvalidUserName(UserError):
 
 class UserExists(UserError):
     pass
+
+
+class UserNotFound(UserError):
+    pass
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    """A user as ``taskora users list`` shows it: no token, only how many it has."""
+
+    id: int
+    name: str
+    timezone: str
+    created_at: datetime
+    tokens: int
 
 
 def hash_token(token: str) -> str:
@@ -66,6 +83,55 @@ def create_user(session: Session, name: str, timezone: str = "UTC") -> tuple[Use
     token = issue_token(session, user, label="created")
     logger.info("Created user %s (id %d)", name, user.id)
     return user, token
+
+
+def find_user(session: Session, name: str) -> User:
+    """Return the user ``name``, raising :class:`UserNotFound` when there is none."""
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise UserNotFound(f"user {name!r} not found: list the users with `taskora users list`")
+    return user
+
+
+def replace_tokens(session: Session, name: str, *, keep_others: bool = False) -> tuple[str, int]:
+    """Issue a new token for the user ``name``; return it and how many old ones were revoked.
+
+    Unless ``keep_others``, every earlier token of the user is deleted, so a lost or leaked
+    token stops working.
+    """
+    user = find_user(session, name)
+    revoked = 0
+    if not keep_others:
+        result = session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+        revoked = result.rowcount or 0
+    token = issue_token(session, user, label="reissued")
+    logger.info("Issued a new API token for user %s (id %d), revoked %d", name, user.id, revoked)
+    return token, revoked
+
+
+def set_timezone(session: Session, name: str, timezone: str) -> User:
+    """Set the time zone of the user ``name``, the default of their new tasks."""
+    user = find_user(session, name)
+    user.timezone = timezone
+    session.flush()
+    logger.info("Set the time zone of user %s (id %d) to %s", name, user.id, timezone)
+    return user
+
+
+def summarize_users(session: Session) -> list[UserSummary]:
+    """Return every user with the number of their tokens, by id."""
+    counts = (
+        select(ApiToken.user_id, func.count().label("tokens")).group_by(ApiToken.user_id).subquery()
+    )
+    rows = session.execute(
+        select(User, func.coalesce(counts.c.tokens, 0))
+        .outerjoin(counts, counts.c.user_id == User.id)
+        .order_by(User.id)
+    )
+    return [
+        UserSummary(user.id, user.name, user.timezone, user.created_at, int(tokens))
+        for user, tokens in rows
+    ]
 
 
 def authenticate(session: Session, token: str) -> User | None:
