@@ -1366,3 +1366,8 @@ def deleted_message(
             "use --series to end it."
         )
     return f"Deleted task {task_id}."
+
+
+# Names that users type for done and rm, accepted without being listed in the help.
+app.command("complete", hidden=True, help="Mark a task completed: the same as `done`.")(done)
+app.command("delete", hidden=True, help="Delete a task: the same as `rm`.")(rm)

@@ -406,3 +406,16 @@ def test_events_tail_since_printed_sequence(user_env: dict[str, str]) -> None:
 
     assert event["subject"] == str(second["id"])
     assert second_line.split()[0] == f"#{event['sequence']}"
+
+
+def test_complete_and_delete_aliases(user_env: dict[str, str]) -> None:
+    """complete and delete, the names many users type, run done and rm."""
+    task = taskora_json(user_env, "tasks", "add", "Alias check", "--json")
+
+    completed = taskora(user_env, "tasks", "complete", str(task["id"]))
+    deleted = taskora(user_env, "tasks", "delete", str(task["id"]))
+    gone = taskora(user_env, "tasks", "show", str(task["id"]))
+
+    assert completed.stdout == f'Completed task {task["id"]} "Alias check".\n'
+    assert deleted.stdout == f"Deleted task {task['id']}.\n"
+    assert gone.returncode == 5
