@@ -770,7 +770,9 @@ EditTimezoneOption = Annotated[
         metavar="ZONE",
         help=(
             "New IANA time zone of the task, such as Europe/Berlin; --due is read in it. "
-            "Default: the task keeps its time zone, and --due is read in that."
+            "Without --due the due moment stays the same and shows in the new zone, so 17:00 "
+            "New York time reads 23:00 in Berlin. Default: the task keeps its time zone, and "
+            "--due is read in that."
         ),
         show_default=False,
     ),
