@@ -437,9 +437,10 @@ def error_for_response(
             f"conflict ({status} {response.reason_phrase}): {detail}",
             exit_code=ExitCode.CONFLICT,
         )
-    if status == 422:
-        # The server checks the values that the options carry, such as a title of spaces
-        # or an invalid tag, so a 422 is invalid usage of the command.
+    if status in (400, 422):
+        # The server checks the values that the options carry, such as a title of spaces,
+        # an invalid tag (422) or a --cursor it did not issue (400), so both are invalid
+        # usage of the command.
         reasons = _field_errors(problem)
         if reasons:
             return TaskoraError(

@@ -292,10 +292,8 @@ def test_http_error_statuses(
     bad_request = invoke_error(
         runner, cli, ["tasks", "list", "--cursor", "tampered", "--url", url]
     )
-    assert bad_request.exit_code == ExitCode.ERROR
-    assert bad_request.message == (
-        f"the server at {url} returned 400 Bad Request for GET /api/tasks: Invalid cursor"
-    )
+    assert bad_request.exit_code == ExitCode.USAGE
+    assert bad_request.message == "the server rejected the request as invalid: Invalid cursor"
 
 
 def test_token_from_config_named_in_401(
