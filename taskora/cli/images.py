@@ -115,7 +115,8 @@ def build(
             "--directory",
             metavar="DIR",
             help="Build context: a checkout of the taskora repository.",
-            show_default="the checkout containing the working directory, else the one taskora runs from",
+            show_default="the checkout containing the working directory, else the checkout "
+            "of an editable install (pip install -e)",
         ),
     ] = None,
     json_output: Annotated[
