@@ -594,6 +594,7 @@ def _print_release(report: ReleaseReport, json_output: bool) -> None:
                 "status": details.status,
                 "chart": details.chart,
                 "app_version": details.app_version,
+                "image": details.image or None,
                 "last_deployed": details.last_deployed,
                 "description": details.description,
                 "history": [vars(entry) for entry in report.history],
@@ -604,6 +605,8 @@ def _print_release(report: ReleaseReport, json_output: bool) -> None:
         f"Release {details.name} in namespace {details.namespace}: revision {details.revision}, "
         f"status {details.status}, chart {details.chart}, app version {details.app_version}."
     )
+    if details.image:
+        typer.echo(f"Image: {details.image}")
     if details.last_deployed:
         typer.echo(f"Last deployed {details.last_deployed}: {details.description}")
     if report.history:

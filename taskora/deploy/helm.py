@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from taskora.deploy import commands, kubectl
 from taskora.deploy.errors import DeployError
 from taskora.deploy.values import format_key
 from taskora.errors import ExitCode
+
+logger = logging.getLogger(__name__)
 
 HELM_ENV = commands.HELM.env_var
 HELM_NAME = commands.HELM.name
@@ -75,6 +78,8 @@ class ReleaseDetails:
     app_version: str
     last_deployed: str
     description: str
+    # The service container's image in the release's manifest, or "" when none is found.
+    image: str = ""
 
 
 @dataclass(frozen=True)
@@ -387,7 +392,32 @@ def parse_status(output: str) -> ReleaseDetails:
         app_version=str(metadata.get("appVersion", "")),
         last_deployed=str(info.get("last_deployed", "")),
         description=str(info.get("description", "")),
+        image=deployment_image(str(document.get("manifest") or "")),
     )
+
+
+def deployment_image(manifest: str) -> str:
+    """Return the image of the first container of the first Deployment in ``manifest``.
+
+    That is the service's image: the Dapr sidecar is added when the pods are created, and
+    the Cloud SQL Auth Proxy runs as an init container. Returns "" when there is none.
+    """
+    import yaml
+
+    try:
+        documents = list(yaml.safe_load_all(manifest))
+    except yaml.YAMLError as error:
+        logger.info("cannot read the release manifest as YAML: %s", error)
+        return ""
+    for document in documents:
+        if not isinstance(document, dict) or document.get("kind") != "Deployment":
+            continue
+        containers = (((document.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
+            "containers"
+        ) or []
+        if containers and isinstance(containers[0], dict):
+            return str(containers[0].get("image", ""))
+    return ""
 
 
 def parse_history(output: str) -> list[Revision]:

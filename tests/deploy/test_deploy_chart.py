@@ -11,11 +11,12 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from chart_render import template_text
 from deploy_helpers import REPO_ROOT
 
 import taskora
 from taskora.deploy import assets
-from taskora.deploy.helm import parse_release
+from taskora.deploy.helm import deployment_image, parse_release
 
 KUBERNETES_VERSION = "1.34.0"
 PROFILES = ["doks", "gke", "aks"]
@@ -197,3 +198,26 @@ def test_parse_release_text_fallback() -> None:
     assert status.revision == 4
     assert status.status == "deployed"
     assert status.notes == "Hello"
+
+
+@pytest.mark.parametrize("case", ["gke", "dev"])
+def test_deployment_image_of_render(helm_path: Path, case: str) -> None:
+    """status reads the service image from a real render, past the GKE proxy init container."""
+    manifest = template_text(
+        helm_path,
+        case,
+        "--set",
+        "image.repository=registry.example.org/acme/taskora",
+        "--set",
+        "image.tag=0.2.0",
+        "--set",
+        "cloudSqlProxy.instanceConnectionName=acme:europe-west1:db",
+    )
+
+    assert deployment_image(manifest) == "registry.example.org/acme/taskora:0.2.0"
+
+
+def test_deployment_image_none() -> None:
+    assert deployment_image("") == ""
+    assert deployment_image("kind: Service\nmetadata:\n  name: x\n") == ""
+    assert deployment_image("kind: Deployment\nspec: [unclosed\n") == ""

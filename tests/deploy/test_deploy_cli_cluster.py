@@ -48,6 +48,16 @@ STATUS_JSON = json.dumps(
             "description": "Upgrade complete",
         },
         "chart": {"metadata": {"name": "taskora", "version": "0.1.0", "appVersion": "0.1.0"}},
+        # The release's manifest, cut to what status reads: the proxy is an init container.
+        "manifest": (
+            "---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: taskora\n"
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: taskora\n"
+            "spec:\n  template:\n    spec:\n      initContainers:\n"
+            "        - name: cloud-sql-proxy\n"
+            "          image: gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1\n"
+            "      containers:\n        - name: taskora\n"
+            "          image: registry.digitalocean.com/acme/taskora:0.1.0-g1a2b3c4\n"
+        ),
     }
 )
 HISTORY_JSON = json.dumps(
@@ -468,8 +478,9 @@ def test_status_commands_and_output(run_taskora: Run, fake_cluster: FakeCluster)
         "Release taskora in namespace prod: revision 4, status deployed, chart taskora-0.1.0, "
         "app version 0.1.0."
     )
-    assert lines[1] == "Last deployed 2026-12-04T10:00:00Z: Upgrade complete"
-    assert any("superseded" in line for line in lines[2:])
+    assert lines[1] == "Image: registry.digitalocean.com/acme/taskora:0.1.0-g1a2b3c4"
+    assert lines[2] == "Last deployed 2026-12-04T10:00:00Z: Upgrade complete"
+    assert any("superseded" in line for line in lines[3:])
 
 
 def test_status_json(run_taskora: Run, fake_cluster: FakeCluster) -> None:
@@ -482,6 +493,7 @@ def test_status_json(run_taskora: Run, fake_cluster: FakeCluster) -> None:
     document = json.loads(result.stdout)
     assert document["revision"] == 4
     assert document["status"] == "deployed"
+    assert document["image"] == "registry.digitalocean.com/acme/taskora:0.1.0-g1a2b3c4"
     assert [entry["revision"] for entry in document["history"]] == [3, 4]
     assert document["history"][0]["status"] == "superseded"
 
