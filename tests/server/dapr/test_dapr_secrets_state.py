@@ -281,7 +281,7 @@ def test_store_database_skips_local_user(tmp_path: Path, sidecar: TestSidecar) -
     with sqlite3.connect(other) as connection:
         assert connection.execute("SELECT count(*) FROM users").fetchone() == (0,)
     assert "Database: embedded SQLite" not in server.log
-    assert f"Database: sqlite:///{other}" in server.log
+    assert f"Database: SQLite at {other}" in server.log
     assert f"Service started on the database sqlite:///{other}" in server.log
 
 
