@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 APP_NAME = "taskora"
@@ -21,6 +22,44 @@ def default_data_dir() -> Path:
 def default_database_url(data_dir: Path) -> str:
     """Return the URL of the embedded SQLite database inside ``data_dir``."""
     return f"sqlite:///{data_dir / 'taskora.db'}"
+
+
+DURATION_FORMS = "whole seconds such as 3600 or an ISO 8601 duration such as PT1H"
+# The service subtracts these durations from the current time, so they must stay far
+# from the year 1, where datetime arithmetic raises OverflowError.
+MAX_DURATION = timedelta(days=36500)
+MAX_DURATION_SECONDS = int(MAX_DURATION.total_seconds())
+_TIMEDELTA = TypeAdapter(timedelta)
+
+
+def parse_duration(value: object) -> timedelta:
+    """Convert whole seconds (``3600``) or an ISO 8601 duration (``PT1H``) to a timedelta.
+
+    Raises ValueError, naming the value and the accepted forms, unless the result is
+    longer than zero and at most 100 years. Besides those two forms, the other spellings
+    that pydantic accepts for a timedelta (``01:00:00``, a timedelta, a number) also pass.
+    """
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, str) and re.fullmatch(r"[+-]?[0-9]+", text):
+        # Whole seconds. Clamping to one second past either limit keeps timedelta from
+        # overflowing on a huge number, and the checks below still reject it.
+        seconds = max(-1, min(int(text), MAX_DURATION_SECONDS + 1))
+        duration = timedelta(seconds=seconds)
+    else:
+        try:
+            duration = _TIMEDELTA.validate_python(text)
+        except ValidationError:
+            raise ValueError(f"invalid duration {value!r}: use {DURATION_FORMS}") from None
+
+    if duration <= timedelta(0):
+        raise ValueError(
+            f"invalid duration {value!r}: use a duration longer than zero, as {DURATION_FORMS}"
+        )
+    if duration > MAX_DURATION:
+        raise ValueError(
+            f"invalid duration {value!r}: use at most 100 years (P36500D or 3153600000 seconds)"
+        )
+    return duration
 
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -70,7 +109,7 @@ class Settings(BaseSettings):
     event_retention: timedelta = Field(
         timedelta(days=7),
         description="How long published events stay in the log for clients that resume; "
-        "an ISO 8601 duration such as P7D, or seconds.",
+        "whole seconds or an ISO 8601 duration such as P7D, at most 100 years.",
     )
     sse_retry_milliseconds: int = Field(
         2000, ge=0, description="Reconnection delay that streams suggest to clients."
@@ -82,7 +121,7 @@ class Settings(BaseSettings):
     idempotency_ttl: timedelta = Field(
         timedelta(hours=24),
         description="How long an Idempotency-Key of POST /api/tasks replays its first "
-        "response; an ISO 8601 duration such as PT24H, or seconds.",
+        "response; whole seconds or an ISO 8601 duration such as PT24H, at most 100 years.",
     )
     cursor_key: SecretStr | None = Field(
         None,
@@ -141,6 +180,13 @@ class Settings(BaseSettings):
             f"TASKORA_DAPR={value!r} is not on or off: use 1, true, yes or on to use the Dapr "
             "sidecar, or 0, false, no or off to keep it off"
         )
+
+    @field_validator("event_retention", "idempotency_ttl", mode="before")
+    @classmethod
+    def _check_duration(cls, value: object) -> timedelta:
+        # Environment values arrive as strings, and pydantic reads a string of digits as
+        # a malformed ISO 8601 duration, not as seconds.
+        return parse_duration(value)
 
     @field_validator("log_level")
     @classmethod

@@ -126,6 +126,32 @@ def test_serve_rejects_unsupported_database_url(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_serve_accepts_retention_seconds(tmp_path: Path) -> None:
+    server = ServerProcess(home=tmp_path, extra_env={"TASKORA_EVENT_RETENTION": "3600"})
+    try:
+        server.start()
+        response = httpx.get(f"{server.url}/readyz", timeout=10)
+    finally:
+        exit_code = server.stop()
+
+    assert response.status_code == 200
+    assert exit_code == 0
+
+
+def test_serve_rejects_negative_retention(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    env["TASKORA_EVENT_RETENTION"] = "-5"
+
+    result = run_taskora(env, "serve", "--port", str(free_port()))
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        "Error: invalid settings: TASKORA_EVENT_RETENTION: invalid duration '-5': use a "
+        "duration longer than zero, as whole seconds such as 3600 or an ISO 8601 duration "
+        "such as PT1H\n"
+    )
+
+
 def test_serve_reports_unreachable_database(tmp_path: Path) -> None:
     port = free_port()
     url = f"postgresql://nobody:secret-password@127.0.0.1:{port}/none"
