@@ -10,6 +10,7 @@ neither does a date alone when it is kept as a date.
 
 from __future__ import annotations
 
+import calendar
 import functools
 import logging
 import re
@@ -22,6 +23,11 @@ import typer
 
 END_OF_DAY = time(23, 59, 59)
 
+# English month names, fixed so that messages do not follow the machine's locale.
+MONTH_NAMES = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # Shorter prefixes than three letters would make "t" and "s" ambiguous.
 MIN_WEEKDAY_PREFIX = 3
@@ -37,6 +43,15 @@ ACCEPTED_FORMS = (
 
 _RELATIVE = re.compile(r"\+(?P<amount>\d{1,6})(?P<unit>[mhdw])")
 _CLOCK = re.compile(r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?")
+# The shape of the dates and times that datetime.fromisoformat reads, used only to explain
+# why one of them failed. The offset is left loose, because only the fields before it are
+# checked.
+_ISO_SHAPE = re.compile(
+    r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
+    r"(?:[T ](?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,]\d+)?)?"
+    r"(?:Z|[+-][\d:]+)?)?",
+    re.IGNORECASE,
+)
 
 ZoneSource: TypeAlias = tzinfo | Callable[[], tzinfo]
 """A time zone, or a function that returns one when a value needs it."""
@@ -46,6 +61,18 @@ logger = logging.getLogger(__name__)
 
 class InvalidTime(ValueError):
     """A value that none of the accepted forms matches."""
+
+
+class OutOfRangeTime(InvalidTime):
+    """A value in an accepted form that names a date or time of day that does not exist.
+
+    ``kind`` is "date" or "time", and the message names the field and its range, such as
+    "day 30 is out of range for February 2026, which has 28 days".
+    """
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
 
 
 def parse_due(value: str, *, now: datetime, zone: ZoneSource) -> datetime | date:
@@ -122,13 +149,17 @@ def parse_option(
     With ``keep_dates`` a whole day is returned as ``YYYY-MM-DD``, which ``due_at``
     accepts. Every other result is RFC 3339 with an offset, which the ``due_before`` and
     ``due_after`` filters require. Raise :class:`typer.BadParameter` naming the value and
-    listing the accepted forms.
+    either the field that is out of range (day 30 of February) or the accepted forms.
     """
     try:
         if keep_dates:
             parsed = parse_due(value, now=now, zone=zone)
         else:
             parsed = parse_when(value, now=now, zone=zone)
+    except OutOfRangeTime as error:
+        raise typer.BadParameter(
+            f"{value!r} is not a valid {error.kind}: {error}.", param_hint=f"'{option}'"
+        ) from None
     except (InvalidTime, OverflowError):
         raise typer.BadParameter(
             f"{value!r} is not a valid time. Use {ACCEPTED_FORMS}.", param_hint=f"'{option}'"
@@ -198,10 +229,8 @@ def _parse_clock(text: str) -> time:
     match = _CLOCK.fullmatch(text)
     if not match:
         raise InvalidTime(f"invalid time of day {text!r}")
-    try:
-        return time(int(match["hour"]), int(match["minute"]), int(match["second"] or 0))
-    except ValueError:
-        raise InvalidTime(f"invalid time of day {text!r}") from None
+    _check_clock_ranges(match)
+    return time(int(match["hour"]), int(match["minute"]), int(match["second"] or 0))
 
 
 def _parse_iso(text: str, get_zone: Callable[[], tzinfo]) -> datetime | date:
@@ -213,10 +242,42 @@ def _parse_iso(text: str, get_zone: Callable[[], tzinfo]) -> datetime | date:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
+        shape = _ISO_SHAPE.fullmatch(text)
+        if shape:
+            # The form is right, so name the field that is out of range, if one is.
+            _check_date_ranges(shape)
+            if shape["hour"] is not None:
+                _check_clock_ranges(shape)
         raise InvalidTime(f"invalid date or time {text!r}") from None
     if moment.tzinfo is None:
         return _localize(moment, get_zone())
     return moment
+
+
+def _check_date_ranges(match: re.Match[str]) -> None:
+    """Raise :class:`OutOfRangeTime` if the year, month or day of ``match`` does not exist."""
+    year, month, day = int(match["year"]), int(match["month"]), int(match["day"])
+    if year < 1:
+        raise OutOfRangeTime("date", f"year {year} is out of range (1 to 9999)")
+    if not 1 <= month <= 12:
+        raise OutOfRangeTime("date", f"month {month} is out of range (1 to 12)")
+    days_in_month = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= days_in_month:
+        raise OutOfRangeTime(
+            "date",
+            f"day {day} is out of range for {MONTH_NAMES[month - 1]} {year}, "
+            f"which has {days_in_month} days",
+        )
+
+
+def _check_clock_ranges(match: re.Match[str]) -> None:
+    """Raise :class:`OutOfRangeTime` if the hour, minute or second of ``match`` does not exist."""
+    fields = (("hour", 23), ("minute", 59), ("second", 59))
+    for name, maximum in fields:
+        if match[name] is not None and int(match[name]) > maximum:
+            raise OutOfRangeTime(
+                "time", f"{name} {int(match[name])} is out of range (0 to {maximum})"
+            )
 
 
 # --- reminder offsets -----------------------------------------------------------------

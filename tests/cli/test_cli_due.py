@@ -252,7 +252,6 @@ def test_parse_option_invalid_asks_no_zone(value: str) -> None:
         "",
         "someday",
         "fr",
-        "tomorrow 25:00",
         "tomorrow at 9",
         "fri 9",
         "+3y",
@@ -260,9 +259,9 @@ def test_parse_option_invalid_asks_no_zone(value: str) -> None:
         "3d",
         "+1234567d",
         "+999999w",
-        "2026-13-01",
         "24.12.2026",
-        "2026-12-24T25:00",
+        "2026-12-24T9:00",
+        "2026-12-24T17:00:00+25:00",
     ],
 )
 def test_parse_option_rejects_invalid(value: str) -> None:
@@ -278,6 +277,83 @@ def test_parse_option_rejects_invalid(value: str) -> None:
         "2026-12-24T17:00); or an RFC 3339 timestamp with offset (2026-12-24T17:00:00+01:00, "
         "2026-12-24T16:00:00Z)."
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "2026-02-30",
+            (
+                "'2026-02-30' is not a valid date: day 30 is out of range for February 2026, "
+                "which has 28 days."
+            ),
+        ),
+        (
+            "2026-02-29 09:00",
+            (
+                "'2026-02-29 09:00' is not a valid date: day 29 is out of range for February "
+                "2026, which has 28 days."
+            ),
+        ),
+        (
+            "2026-04-31",
+            (
+                "'2026-04-31' is not a valid date: day 31 is out of range for April 2026, which "
+                "has 30 days."
+            ),
+        ),
+        (
+            "2026-12-00",
+            (
+                "'2026-12-00' is not a valid date: day 0 is out of range for December 2026, "
+                "which has 31 days."
+            ),
+        ),
+        ("2026-13-01", "'2026-13-01' is not a valid date: month 13 is out of range (1 to 12)."),
+        (
+            "2026-00-10T09:00",
+            "'2026-00-10T09:00' is not a valid date: month 0 is out of range (1 to 12).",
+        ),
+        ("0000-01-01", "'0000-01-01' is not a valid date: year 0 is out of range (1 to 9999)."),
+        (
+            "2026-12-24T25:00",
+            "'2026-12-24T25:00' is not a valid time: hour 25 is out of range (0 to 23).",
+        ),
+        (
+            "2026-12-24 24:00",
+            "'2026-12-24 24:00' is not a valid time: hour 24 is out of range (0 to 23).",
+        ),
+        (
+            "2026-12-24T17:60Z",
+            "'2026-12-24T17:60Z' is not a valid time: minute 60 is out of range (0 to 59).",
+        ),
+        (
+            "2026-12-24T23:59:60+01:00",
+            "'2026-12-24T23:59:60+01:00' is not a valid time: second 60 is out of range (0 to 59).",
+        ),
+        (
+            "tomorrow 25:00",
+            "'tomorrow 25:00' is not a valid time: hour 25 is out of range (0 to 23).",
+        ),
+        ("fri 9:61", "'fri 9:61' is not a valid time: minute 61 is out of range (0 to 59)."),
+    ],
+)
+def test_parse_option_out_of_range(value: str, message: str) -> None:
+    zone = CountingZone(NEW_YORK)
+
+    with pytest.raises(typer.BadParameter) as caught:
+        dates.parse_option(value, "--due", now=WINTER_NOW, zone=zone, keep_dates=True)
+
+    assert caught.value.param_hint == "'--due'"
+    assert caught.value.message == message
+    assert zone.calls == 0
+
+
+def test_parse_option_accepts_leap_day() -> None:
+    text = dates.parse_option("2028-02-29", "--due", now=WINTER_NOW, zone=NEW_YORK, keep_dates=True)
+
+    assert text == "2028-02-29"
 
 
 def test_load_zone_rejects_unknown() -> None:
@@ -443,13 +519,30 @@ def test_add_invalid_due_is_usage_error(
     runner: CliRunner, cli: typer.Typer, scripted_server: ScriptedServer
 ) -> None:
     result = runner.invoke(
-        cli, ["tasks", "add", "x", "--due", "tomorrow 25:00", *options(scripted_server)]
+        cli, ["tasks", "add", "x", "--due", "tomorrow at 9", *options(scripted_server)]
     )
 
     message = " ".join(result.output.replace("│", " ").split())
     assert result.exit_code == 2
-    assert "Invalid value for '--due': 'tomorrow 25:00' is not a valid time." in message
+    assert "Invalid value for '--due': 'tomorrow at 9' is not a valid time." in message
     assert "+30m, +4h, +3d or +2w from now" in message
+    assert scripted_server.requests == []
+
+
+def test_add_impossible_due_names_day(
+    runner: CliRunner, cli: typer.Typer, scripted_server: ScriptedServer
+) -> None:
+    result = runner.invoke(
+        cli, ["tasks", "add", "x", "--due", "2026-02-30", *options(scripted_server)]
+    )
+
+    message = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2
+    assert (
+        "Invalid value for '--due': '2026-02-30' is not a valid date: day 30 is out of range "
+        "for February 2026, which has 28 days."
+    ) in message
+    assert "from now" not in message
     assert scripted_server.requests == []
 
 
