@@ -196,18 +196,37 @@ def describe_duration(text: str) -> str:
     return " ".join(words) or "0 minutes"
 
 
-def print_tasks(console: Console, page: Mapping[str, Any]) -> None:
-    """Print a page of tasks as a table, or one friendly line when it is empty."""
+def print_tasks(console: Console, page: Mapping[str, Any], *, from_cursor: bool = False) -> None:
+    """Print a page of tasks as a table, or one friendly line when it is empty.
+
+    ``from_cursor`` is true when the page was requested with ``--cursor``, so it is not
+    the first page.
+    """
     items = page.get("items") or []
     if not items:
         console.print("No tasks found.")
         return
     console.print(tasks_table(items))
     if page.get("next_cursor"):
-        console.print(
-            f"[dim]Showing the first {len(items)} matching tasks. Pass --limit (up to 200), "
-            "or use --json with --cursor to read the next page.[/]"
-        )
+        console.print(f"[dim]{next_page_hint(len(items), from_cursor=from_cursor)}[/]")
+
+
+def next_page_hint(count: int, *, from_cursor: bool) -> str:
+    """Return the hint under a page of ``count`` tasks when more tasks match, with the options
+    that list them."""
+    if from_cursor:
+        page_summary = f"Showing {count_noun(count, 'matching task')} from the cursor"
+        list_all = "Pass --all with this --cursor to list every one from here"
+    elif count == 1:
+        page_summary = "Showing the first matching task"
+        list_all = "Pass --all to list every one"
+    else:
+        page_summary = f"Showing the first {count} matching tasks"
+        list_all = "Pass --all to list every one"
+    return (
+        f"{page_summary}, and more match. {list_all}, --limit (up to 200) for longer pages, or "
+        "--cursor with next_cursor from --json output for the next page."
+    )
 
 
 def print_task(console: Console, task: Mapping[str, Any]) -> None:

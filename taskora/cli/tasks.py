@@ -1032,7 +1032,7 @@ def list_tasks(
     if json_output:
         output.write_json(page, indent=False)
     else:
-        output.print_tasks(Console(), page)
+        output.print_tasks(Console(), page, from_cursor=cursor is not None)
 
 
 @app.command(

@@ -143,7 +143,11 @@ def test_list_table_mentions_next_page(
     result = runner.invoke(cli, ["tasks", "list", "--url", scripted_server.url, "--token", "t"])
 
     assert result.exit_code == 0
-    assert "Showing the first 1 matching tasks." in result.output
+    assert " ".join(result.output.split()).endswith(
+        "Showing the first matching task, and more match. Pass --all to list every one, "
+        "--limit (up to 200) for longer pages, or --cursor with next_cursor from --json "
+        "output for the next page."
+    )
 
 
 def test_show_json_is_indented(

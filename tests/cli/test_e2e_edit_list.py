@@ -58,6 +58,70 @@ def test_list_filters_search_sort(user_env: dict[str, str]) -> None:
     assert list_ids(user_env, "--sort", "updated_at")[-1] == b
 
 
+FIRST_PAGE_HINT = (
+    "Showing the first 3 matching tasks, and more match. Pass --all to list every one, "
+    "--limit (up to 200) for longer pages, or --cursor with next_cursor from --json output "
+    "for the next page."
+)
+LATER_PAGE_HINT = (
+    "Showing 3 matching tasks from the cursor, and more match. Pass --all with this --cursor "
+    "to list every one from here, --limit (up to 200) for longer pages, or --cursor with "
+    "next_cursor from --json output for the next page."
+)
+
+
+def words(text: str) -> str:
+    """Join the words of ``text`` with single spaces, undoing Rich's line wrapping."""
+    return " ".join(text.split())
+
+
+def test_list_hint_on_each_page(user_env: dict[str, str]) -> None:
+    ids = [add(user_env, f"Task {number}") for number in range(7)]
+    first_cursor = taskora_json(user_env, "tasks", "list", "--limit", "3")["next_cursor"]
+    second_cursor = taskora_json(
+        user_env, "tasks", "list", "--limit", "3", "--cursor", first_cursor
+    )["next_cursor"]
+
+    first = taskora(user_env, "tasks", "list", "--limit", "3")
+    second = taskora(user_env, "tasks", "list", "--limit", "3", "--cursor", first_cursor)
+    last = taskora(user_env, "tasks", "list", "--limit", "3", "--cursor", second_cursor)
+    rest = list_ids(user_env, "--all", "--cursor", first_cursor)
+
+    assert first.returncode == 0, first.stderr
+    assert [row[0] for row in table_rows(first.stdout)[1:4]] == [str(i) for i in ids[:3]]
+    assert words(first.stdout).endswith(FIRST_PAGE_HINT)
+    assert second.returncode == 0, second.stderr
+    assert [row[0] for row in table_rows(second.stdout)[1:4]] == [str(i) for i in ids[3:6]]
+    assert words(second.stdout).endswith(LATER_PAGE_HINT)
+    assert last.returncode == 0, last.stderr
+    assert [row[0] for row in table_rows(last.stdout)[1:]] == [str(ids[6])]
+    assert "Showing" not in last.stdout
+    assert rest == ids[3:]
+
+
+def test_list_hint_for_one_task(user_env: dict[str, str]) -> None:
+    add(user_env, "First")
+    add(user_env, "Second")
+    add(user_env, "Third")
+    cursor = taskora_json(user_env, "tasks", "list", "--limit", "1")["next_cursor"]
+
+    first = taskora(user_env, "tasks", "list", "--limit", "1")
+    second = taskora(user_env, "tasks", "list", "--limit", "1", "--cursor", cursor)
+
+    assert first.returncode == 0, first.stderr
+    assert words(first.stdout).endswith(
+        "Showing the first matching task, and more match. Pass --all to list every one, "
+        "--limit (up to 200) for longer pages, or --cursor with next_cursor from --json "
+        "output for the next page."
+    )
+    assert second.returncode == 0, second.stderr
+    assert words(second.stdout).endswith(
+        "Showing 1 matching task from the cursor, and more match. Pass --all with this "
+        "--cursor to list every one from here, --limit (up to 200) for longer pages, or "
+        "--cursor with next_cursor from --json output for the next page."
+    )
+
+
 def test_list_all_pages(user_env: dict[str, str]) -> None:
     ids = [add(user_env, f"Task {number}") for number in range(5)]
 
