@@ -177,7 +177,7 @@ class Settings(BaseSettings):
         if text in FALSE_WORDS:
             return False
         raise ValueError(
-            f"TASKORA_DAPR={value!r} is not on or off: use 1, true, yes or on to use the Dapr "
+            f"{value!r} is not on or off: use 1, true, yes or on to use the Dapr "
             "sidecar, or 0, false, no or off to keep it off"
         )
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
 
+from taskora.cli.settings import build_settings
 from taskora.config import Settings
+from taskora.errors import TaskoraError
 
 
 @pytest.fixture(autouse=True)
@@ -38,10 +39,10 @@ def test_dapr_mode_from_environment(
 def test_dapr_setting_names_bad_value(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TASKORA_DAPR", "maybe")
 
-    with pytest.raises(ValidationError) as caught:
-        Settings()
+    with pytest.raises(TaskoraError) as caught:
+        build_settings()
 
-    assert (
-        "TASKORA_DAPR='maybe' is not on or off: use 1, true, yes or on to use the Dapr sidecar, "
-        "or 0, false, no or off to keep it off"
-    ) in str(caught.value)
+    assert caught.value.message == (
+        "invalid settings: TASKORA_DAPR: 'maybe' is not on or off: use 1, true, yes or on to "
+        "use the Dapr sidecar, or 0, false, no or off to keep it off"
+    )
