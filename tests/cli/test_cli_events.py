@@ -70,19 +70,8 @@ def test_tail_json_resumes_after_drop(
     result = runner.invoke(
         cli,
         [
-            "events",
-            "tail",
-            "--json",
-            "--since",
-            "0",
-            "--type",
-            "task.created",
-            "--type",
-            "task.completed",
-            "--url",
-            scripted_server.url,
-            "--token",
-            "t",
+            "events", "tail", "--json", "--since", "0", "--type", "task.created",
+            "--type", "task.completed", "--url", scripted_server.url, "--token", "t",
         ],
     )
 
@@ -125,9 +114,7 @@ def test_tail_readable_lines(
     runner: CliRunner, cli: typer.Typer, scripted_server: ScriptedServer
 ) -> None:
     scripted_server.add(
-        "GET",
-        STREAM,
-        stream_response(sse_message(1, CREATED_1), sse_message(2, CREATED_2)),
+        "GET", STREAM, stream_response(sse_message(1, CREATED_1), sse_message(2, CREATED_2)),
         UNAUTHORIZED,
     )
 
@@ -198,16 +185,8 @@ def test_tail_stops_cleanly_on_sigint(scripted_server: ScriptedServer) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(helpers_dir), *sys.path])}
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-c",
-            "from cli_helpers import build_cli; build_cli()()",
-            "events",
-            "tail",
-            "--json",
-            "--url",
-            scripted_server.url,
-            "--token",
-            "t",
+            sys.executable, "-c", "from cli_helpers import build_cli; build_cli()()",
+            "events", "tail", "--json", "--url", scripted_server.url, "--token", "t",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -237,16 +216,8 @@ def test_tail_into_closed_pipe(scripted_server: ScriptedServer) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(helpers_dir), *sys.path])}
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-c",
-            "from cli_helpers import build_cli; build_cli()()",
-            "events",
-            "tail",
-            "--json",
-            "--url",
-            scripted_server.url,
-            "--token",
-            "t",
+            sys.executable, "-c", "from cli_helpers import build_cli; build_cli()()",
+            "events", "tail", "--json", "--url", scripted_server.url, "--token", "t",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -273,7 +244,9 @@ def test_tail_json_adds_only_sequence(
     runner: CliRunner, cli: typer.Typer, scripted_server: ScriptedServer
 ) -> None:
     """Each printed line is the server's event text plus a string ``sequence`` at the end."""
-    scripted_server.add("GET", STREAM, stream_response(sse_message(23, CREATED_2)), UNAUTHORIZED)
+    scripted_server.add(
+        "GET", STREAM, stream_response(sse_message(23, CREATED_2)), UNAUTHORIZED
+    )
 
     result = runner.invoke(
         cli, ["events", "tail", "--json", "--url", scripted_server.url, "--token", "t"]
