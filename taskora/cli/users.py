@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from types import ModuleType
 from typing import Annotated
 
@@ -13,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from taskora.cli.db import DatabaseUrlOption, DataDirOption
 from taskora.cli.logs import configure_logging
 from taskora.cli.settings import build_settings
 from taskora.errors import ExitCode, TaskoraError
@@ -22,22 +22,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-DatabaseUrlOption = Annotated[
-    str | None,
-    typer.Option(
-        envvar="TASKORA_DATABASE_URL",
-        help="The service's database: sqlite:///FILE (relative), sqlite:////ABSOLUTE/FILE "
-        "or postgresql://USER@HOST:PORT/DB.",
-        show_default="taskora.db in --data-dir",
-        show_envvar=True,
-    ),
-]
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        envvar="TASKORA_DATA_DIR", metavar="DIR", help="Directory of the embedded database."
-    ),
-]
 NameArgument = Annotated[str, typer.Argument(help="Name of an existing user.")]
 
 
