@@ -400,9 +400,13 @@ def _print_dry_run(plan: DeployPlan, json_output: bool) -> None:
     result = render(plan, read_helm_version=True)
     placeholders = plan.values.placeholder_keys()
     if json_output:
+        from taskora.deploy.preflight import image_reference
+
         _write_json(
             {
                 "values": plan.values.values,
+                # The image the pods would run, with the chart's appVersion for an empty tag.
+                "image": image_reference(plan.values.values, chart_app_version()),
                 "command": result.upgrade_command,
                 "manifests": result.manifests,
                 "placeholders": placeholders,
@@ -522,12 +526,10 @@ def _print_checks(report: PreflightReport, json_output: bool) -> None:
 def _deploy(plan: DeployPlan, *, check_image: bool, json_output: bool) -> None:
     request = plan.request
     check_no_placeholders(plan.values)
-    # The local render runs with the cluster's checks, so that values which fail the chart's
-    # schema are reported together with an unreachable cluster, not one run after it.
-    plan = _preflight(plan, check_image=check_image, json_output=False, check_values=True)[0]
     from taskora.deploy.plan import apply
     from taskora.deploy.preflight import image_reference
 
+    # Before preflight, so that it also explains a failed image check.
     image = plan.values.values.get("image") or {}
     if not image.get("tag") and not image.get("digest"):
         _stderr().print(
@@ -536,6 +538,9 @@ def _deploy(plan: DeployPlan, *, check_image: bool, json_output: bool) -> None:
             "pass --image-tag TAG to deploy another build.",
             highlight=False,
         )
+    # The local render runs with the cluster's checks, so that values which fail the chart's
+    # schema are reported together with an unreachable cluster, not one run after it.
+    plan = _preflight(plan, check_image=check_image, json_output=False, check_values=True)[0]
     _stderr().print(
         f"Deploying release {request.release} to namespace {request.namespace} "
         f"(context {plan.request.kube_context}) with profile {request.cloud}, image "

@@ -62,6 +62,13 @@ INGRESS_CONTROLLER_FIXES = {
         "(https://learn.microsoft.com/azure/application-gateway/for-containers/)"
     ),
 }
+# On DOKS, ingress-nginx's load balancer must keep idle event streams open for 600 seconds.
+DOKS_INGRESS_NGINX_FIX = (
+    "install ingress-nginx with the load balancer's idle timeout raised: `helm upgrade "
+    "--install ingress-nginx ingress-nginx --repo https://kubernetes.github.io/ingress-nginx "
+    "--namespace ingress-nginx --create-namespace --set-string 'controller.service."
+    "annotations.service\\.beta\\.kubernetes\\.io/do-loadbalancer-http-idle-timeout-seconds=600'`"
+)
 # The command of each cloud's CLI that upgrades the cluster's Kubernetes version.
 UPGRADE_COMMANDS = {
     "doks": "doctl kubernetes cluster upgrade CLUSTER --version VERSION",
@@ -555,7 +562,7 @@ def _check_addons(
     if ingress.get("enabled"):
         class_name = str(ingress.get("className") or "")
         if class_name and class_name not in GCE_INGRESS_CLASSES:
-            _check_ingress_class(kubectl_path, context, class_name, report)
+            _check_ingress_class(kubectl_path, context, class_name, preflight.cloud, report)
         tls = _mapping(ingress.get("tls"))
         issuer = str(tls.get("clusterIssuer") or "")
         if tls.get("secretName") and issuer:
@@ -584,7 +591,7 @@ def _check_addons(
 
 
 def _check_ingress_class(
-    kubectl_path: Path, context: str, class_name: str, report: PreflightReport
+    kubectl_path: Path, context: str, class_name: str, cloud: str, report: PreflightReport
 ) -> None:
     try:
         found = kubectl.parse_names(
@@ -606,6 +613,8 @@ def _check_ingress_class(
     install = INGRESS_CONTROLLER_FIXES.get(
         class_name, "install the ingress controller that serves it"
     )
+    if cloud == "doks" and class_name == "nginx":
+        install = DOKS_INGRESS_NGINX_FIX
     report.add(
         "ingress class",
         CheckStatus.FAILED,
@@ -850,11 +859,20 @@ def _check_secret(
 
 
 def _add_secret_keys_fix(secret: SecretReference, missing: list[str], namespace: str) -> str:
-    string_data = ",".join(f'"{key}":"VALUE"' for key in missing)
-    fix = (
-        f"add {'it' if len(missing) == 1 else 'them'} with `kubectl --namespace {namespace} "
-        f"patch secret {secret.name} --type merge -p '{{\"stringData\":{{{string_data}}}}}'`"
-    )
+    if any(key.endswith(CERTIFICATE_SUFFIXES) for key in missing):
+        # A PEM file does not fit a JSON string typed in a shell, so the Secret is written
+        # again from files. That replaces the Secret, so the command gives every key it needs.
+        sources = " ".join(_secret_key_source(key) for key in secret.keys)
+        fix = (
+            f"write it again with its keys: `kubectl --namespace {namespace} create secret "
+            f"generic {secret.name} {sources} --dry-run=client -o yaml | kubectl apply -f -`"
+        )
+    else:
+        string_data = ",".join(f'"{key}":"VALUE"' for key in missing)
+        fix = (
+            f"add {'it' if len(missing) == 1 else 'them'} with `kubectl --namespace {namespace} "
+            f"patch secret {secret.name} --type merge -p '{{\"stringData\":{{{string_data}}}}}'`"
+        )
     sources = [secret.key_sources[key] for key in missing if key in secret.key_sources]
     if sources:
         fix += f", or set {' and '.join(sources)} to a key the Secret has"

@@ -286,6 +286,18 @@ def test_dry_run_empty_tag_note(run_taskora: Run, real_helm: Path) -> None:
     assert image == f"registry.digitalocean.com/replace-me-registry/taskora:{app_version}"
 
 
+def test_dry_run_json_image(run_taskora: Run, real_helm: Path) -> None:
+    """--json names the image, with the chart's appVersion standing in for an empty tag."""
+    app_version = yaml.safe_load((assets.CHART_DIR / "Chart.yaml").read_text())["appVersion"]
+
+    untagged = run_taskora(["deploy", "--cloud", "doks", "--dry-run", "--json"])
+    tagged = run_taskora(["deploy", "--cloud", "doks", "--dry-run", "--json", "--image-tag", "2.0"])
+
+    repository = "registry.digitalocean.com/replace-me-registry/taskora"
+    assert json.loads(untagged.stdout)["image"] == f"{repository}:{app_version}"
+    assert json.loads(tagged.stdout)["image"] == f"{repository}:2.0"
+
+
 def test_explain_prints_sources(
     run_taskora: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -197,13 +197,18 @@ def test_deploy_without_tag_warns(
     )
 
     assert result.exit_code == 0, result.stderr
-    assert result.stderr.splitlines()[-2:] == [
+    lines = result.stderr.splitlines()
+    # The warning comes before preflight, so that it also explains a failed image check.
+    assert lines[0] == (
         "Warning: no image tag is set, so this deploys the chart's appVersion, 0.1.0. A deploy "
         "does not keep the tag of the running release: pass --image-tag TAG to deploy another "
-        "build.",
+        "build."
+    )
+    assert lines[1] == "Preflight:"
+    assert lines[-1] == (
         "Deploying release taskora to namespace prod (context do-fra1-prod) with profile doks, "
-        "image registry.digitalocean.com/acme-registry/taskora:0.1.0.",
-    ]
+        "image registry.digitalocean.com/acme-registry/taskora:0.1.0."
+    )
 
 
 def test_deploy_given_context_passed_to_helm(
@@ -357,11 +362,12 @@ def test_deploy_locked_release_message(
     )
 
     assert result.exit_code == 6
-    assert result.stderr.strip().splitlines()[-2:] == [
+    lines = result.stderr.strip().splitlines()
+    assert lines[-2] == (
         "Error: helm upgrade failed with exit code 1: UPGRADE FAILED: another operation "
-        "(install/upgrade/rollback) is in progress",
-        LOCKED_STEPS,
-    ]
+        "(install/upgrade/rollback) is in progress"
+    )
+    assert lines[-1] == LOCKED_STEPS
 
 
 def test_deploy_timeout_keeps_helm_message(

@@ -406,6 +406,32 @@ def test_preflight_kafka_ca_missing(fake_cluster: FakeCluster) -> None:
     )
 
 
+def test_preflight_kafka_ca_key_missing(fake_cluster: FakeCluster) -> None:
+    """A certificate is written from its file again, not patched in as a JSON string."""
+    fake_cluster.healthy(secrets={"kafka": ["password"], "kafka-ca": ["ca.pem"]})
+    values = {
+        "dapr": {"pubsub": {"type": "kafka"}},
+        "kafka": {
+            "authType": "password",
+            "existingSecret": "kafka",
+            "passwordKey": "password",
+            "caSecret": "kafka-ca",
+            "caKey": "ca.crt",
+        },
+    }
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(preflight_input(fake_cluster, values=values), image_lookup=image_found)
+
+    detail, fix = failure_of(error.value, "secret kafka-ca")
+    assert detail == "Secret kafka-ca in namespace taskora has no key ca.crt (its keys are ca.pem)"
+    assert fix == (
+        "write it again with its keys: `kubectl --namespace taskora create secret generic "
+        "kafka-ca --from-file=ca.crt=PATH --dry-run=client -o yaml | kubectl apply -f -`, or "
+        "set kafka.caKey to a key the Secret has"
+    )
+
+
 def test_preflight_secret_missing(fake_cluster: FakeCluster) -> None:
     fake_cluster.healthy(secrets={})
     fake_cluster.on(
@@ -893,8 +919,10 @@ def test_deploy_schema_error_and_unreachable(
 
     assert result.exit_code == 3
     lines = result.stderr.splitlines()
-    assert lines[3] == "  ok values: no profile placeholder is left"
-    assert lines[4].startswith("  FAILED render: helm template failed with exit code 1: ")
+    # No --image-tag, so the appVersion warning comes first.
+    assert lines[0].startswith("Warning: no image tag is set")
+    assert lines[4] == "  ok values: no profile placeholder is left"
+    assert lines[5].startswith("  FAILED render: helm template failed with exit code 1: ")
     assert "- at '/replicaCount': got string, want integer" in result.stderr
     assert (
         "  FAILED cluster: the API server of context do-fra1-prod did not respond" in result.stderr
@@ -962,15 +990,38 @@ def test_preflight_ingress_class_missing(fake_cluster: FakeCluster) -> None:
             preflight_input(fake_cluster, values=INGRESS_VALUES), image_lookup=image_found
         )
 
-    assert failure_of(error.value, "ingress class") == (
+    detail, fix = failure_of(error.value, "ingress class")
+    assert detail == (
         "IngressClass nginx (ingress.className) does not exist, so no controller would serve "
-        "the Ingress",
+        "the Ingress"
+    )
+    assert fix == (
+        "install ingress-nginx with the load balancer's idle timeout raised: `helm upgrade "
+        "--install ingress-nginx ingress-nginx --repo https://kubernetes.github.io/ingress-nginx "
+        "--namespace ingress-nginx --create-namespace --set-string 'controller.service."
+        "annotations.service\\.beta\\.kubernetes\\.io/do-loadbalancer-http-idle-timeout-seconds"
+        "=600'`, or set ingress.className to a class listed by `kubectl get ingressclasses`"
+    )
+    assert error.value.exit_code == ExitCode.ERROR
+
+
+def test_preflight_ingress_nginx_fix_other_cloud(fake_cluster: FakeCluster) -> None:
+    """The DigitalOcean load balancer annotation is only for DOKS."""
+    fake_cluster.healthy()
+    fake_cluster.on("kubectl", *KUBECTL, "get", "ingressclasses", stdout="")
+
+    with pytest.raises(PreflightError) as error:
+        run_preflight(
+            preflight_input(fake_cluster, values=INGRESS_VALUES, cloud="gke"),
+            image_lookup=image_found,
+        )
+
+    assert failure_of(error.value, "ingress class")[1] == (
         "install ingress-nginx: `helm upgrade --install ingress-nginx ingress-nginx --repo "
         "https://kubernetes.github.io/ingress-nginx --namespace ingress-nginx "
         "--create-namespace`, or set ingress.className to a class listed by "
-        "`kubectl get ingressclasses`",
+        "`kubectl get ingressclasses`"
     )
-    assert error.value.exit_code == ExitCode.ERROR
 
 
 def test_preflight_gce_class_not_looked_up(fake_cluster: FakeCluster) -> None:
