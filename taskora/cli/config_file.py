@@ -31,10 +31,12 @@ class ClientConfig:
 
     url: str | None = None
     token: str | None = None
+    # The embedded database file the token belongs to, written by `taskora serve`.
+    database: str | None = None
 
     def __repr__(self) -> str:
         token = "None" if self.token is None else "'***'"
-        return f"ClientConfig(url={self.url!r}, token={token})"
+        return f"ClientConfig(url={self.url!r}, token={token}, database={self.database!r})"
 
 
 def config_path() -> Path:
@@ -64,19 +66,21 @@ def load_config(path: Path | None = None) -> ClientConfig:
 
     url = data.get("url")
     token = data.get("token")
-    for key, value in (("url", url), ("token", token)):
+    database = data.get("database")
+    for key, value in (("url", url), ("token", token), ("database", database)):
         if value is not None and not isinstance(value, str):
             raise ConfigFileError(
                 f"invalid config file {path}: {key!r} must be a string, got {type(value).__name__}"
             )
-    return ClientConfig(url=url, token=token)
+    return ClientConfig(url=url, token=token, database=database)
 
 
 def save_config(config: ClientConfig, path: Path | None = None) -> Path:
     """Write ``config`` with mode 0600, replacing the file atomically; return its path."""
     path = path or config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {key: value for key, value in (("url", config.url), ("token", config.token)) if value}
+    fields = (("url", config.url), ("token", config.token), ("database", config.database))
+    data = {key: value for key, value in fields if value}
 
     # mkstemp creates the file with mode 0600, so the token is never readable by others,
     # not even between the write and the rename.
@@ -89,5 +93,5 @@ def save_config(config: ClientConfig, path: Path | None = None) -> Path:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    logger.info("Saved the CLI config to %s", path)
+    logger.debug("Saved the CLI config to %s", path)
     return path

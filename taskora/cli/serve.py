@@ -338,20 +338,23 @@ def _server_answers(url: str) -> bool:
 def _save_local_credentials(settings: Settings, runner: ModuleType, port: int) -> None:
     """Point the CLI config file at this server with a working token of the local user.
 
-    A config file whose URL names another server that still answers, or whose token
-    belongs to another database, is left alone, so a second server started for a test
-    does not take over the CLI from the first.
+    The config file records the database file its token belongs to. It is left alone when
+    its URL names another server that still answers, or when its token belongs to another
+    database, so a second server started for a test does not take over the CLI from the
+    first. A token that the recorded database no longer knows (the file was deleted and
+    created again) is replaced.
     """
     try:
         saved = load_config()
     except ConfigFileError as error:
         raise TaskoraError(str(error)) from None
     url = _client_url(settings, port)
+    database = str((settings.data_dir / "taskora.db").absolute())
 
     if saved.token and runner.token_is_valid(settings, saved.token):
-        if saved.url == url:
+        if saved.url == url and saved.database == database:
             return
-        if saved.url and _server_answers(saved.url):
+        if saved.url != url and saved.url and _server_answers(saved.url):
             logger.warning(
                 "The CLI config %s points at the server running at %s, so it is left "
                 "unchanged. To use this server, pass --url %s.",
@@ -360,20 +363,24 @@ def _save_local_credentials(settings: Settings, runner: ModuleType, port: int) -
                 url,
             )
             return
-        save_config(ClientConfig(url=url, token=saved.token))
+        save_config(ClientConfig(url=url, token=saved.token, database=database))
         logger.info("Pointed the CLI config %s at %s", config_path(), url)
         return
-    if saved.token and saved.url and saved.url != url:
+    # A config written before it recorded its database belongs to the server at its URL.
+    other_database = saved.database != database if saved.database else saved.url != url
+    if saved.token and saved.url and other_database:
+        owner = saved.database or f"the server at {saved.url}"
         logger.warning(
-            "The CLI config %s belongs to the server at %s, so it is left unchanged. "
-            "To use this server, create a user with `taskora users create NAME` (with this "
-            "server's --data-dir) and pass --url %s --token TOKEN.",
+            "The CLI config %s holds a token of %s, so it is left unchanged. To use this "
+            "server, print a token with `taskora users token local --data-dir %s` and pass "
+            "--url %s --token TOKEN.",
             config_path(),
-            saved.url,
+            owner,
+            settings.data_dir,
             url,
         )
         return
 
     token = runner.ensure_local_user(settings, saved.token) or saved.token
-    path = save_config(ClientConfig(url=url, token=token))
+    path = save_config(ClientConfig(url=url, token=token, database=database))
     logger.info("Saved the local user's API token and %s in %s", url, path)

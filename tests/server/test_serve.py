@@ -283,6 +283,49 @@ def test_second_port_same_database_keeps_config(server: ServerProcess) -> None:
     ) in second.log
 
 
+def test_other_database_same_port_keeps_config(server: ServerProcess, tmp_path: Path) -> None:
+    """A scratch server on the port of a stopped one must not replace the first one's token."""
+    server.start()
+    server.stop()
+    config_file = Path(server.env["TASKORA_CONFIG"])
+    before = config_file.read_text()
+    database = server.home / "data" / "taskora" / "taskora.db"
+    scratch_dir = tmp_path / "scratch"
+    scratch = ServerProcess(
+        home=server.home, port=server.port, extra_args=("--data-dir", str(scratch_dir))
+    )
+
+    scratch.start()
+    scratch.stop()
+
+    assert config_file.read_text() == before
+    assert tomllib.loads(before)["database"] == str(database)
+    assert (
+        f"The CLI config {config_file} holds a token of {database}, so it is left unchanged. "
+        f"To use this server, print a token with `taskora users token local --data-dir "
+        f"{scratch_dir}` and pass --url {scratch.url} --token TOKEN."
+    ) in scratch.log
+
+
+def test_recreated_database_gets_new_token(server: ServerProcess) -> None:
+    """The config's own database file, deleted and created again, gets a new token."""
+    server.start()
+    old_token = server.saved_token()
+    server.stop()
+    for path in (server.home / "data" / "taskora").glob("taskora.db*"):
+        path.unlink()
+
+    server.start()
+    new_token = server.saved_token()
+    response = httpx.get(
+        f"{server.url}/api/users/me", headers={"Authorization": f"Bearer {new_token}"}, timeout=10
+    )
+    server.stop()
+
+    assert new_token != old_token
+    assert response.status_code == 200
+
+
 def test_new_port_updates_config_url(server: ServerProcess) -> None:
     server.start()
     token = server.saved_token()
