@@ -425,7 +425,8 @@ def error_for_response(
         return TaskoraError(
             f"the server at {connection.url} rejected the API token from "
             f"{connection.token_source} (401 Unauthorized: {detail}). Pass a valid token "
-            "with --token or TASKORA_TOKEN; `taskora users create NAME` prints a new one.",
+            "with --token or TASKORA_TOKEN; `taskora users token NAME` prints a new one for a "
+            "user, and `taskora users create NAME` one for a new user.",
             exit_code=ExitCode.UNAUTHORIZED,
         )
     if status == 404:

@@ -1372,4 +1372,4 @@ def deleted_message(
 
 # Names that users type for done and rm, accepted without being listed in the help.
 app.command("complete", hidden=True, help="Mark a task completed: the same as `done`.")(done)
-app.command("delete", hidden=True, help="Delete a task: the same as `rm`.")(rm)
+app.command("delete", hidden=True, help="Delete a task: the same as `rm`. There is no undo.")(rm)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import ModuleType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -136,7 +137,8 @@ def token(
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print {name, token, revoked} as JSON.")
+        bool,
+        typer.Option("--json", help="Print {name, token, revoked, config_updated} as JSON."),
     ] = False,
 ) -> None:
     """Issue a new API token for a user, for example after a token was lost or leaked.
@@ -150,18 +152,55 @@ def token(
     from taskora.server import runner
 
     with _database_errors(runner):
+        config_token = _config_token_of(runner, settings, name) if not keep_others else None
         new_token, revoked = runner.reissue_token(settings, name, keep_others=keep_others)
+    config_file = _replace_config_token(config_token, new_token)
 
     if as_json:
-        typer.echo(json.dumps({"name": name, "token": new_token, "revoked": revoked}))
+        document = {"name": name, "token": new_token, "revoked": revoked}
+        typer.echo(json.dumps({**document, "config_updated": config_file is not None}))
         return
     console = Console()
-    plural = "token" if revoked == 1 else "tokens"
-    console.print(
-        f"New API token for [bold]{escape(name)}[/] ({revoked} earlier {plural} revoked):"
-    )
+    if keep_others:
+        kept = "earlier tokens kept"
+    else:
+        kept = f"{revoked} earlier {'token' if revoked == 1 else 'tokens'} revoked"
+    console.print(f"New API token for [bold]{escape(name)}[/] ({kept}):")
     typer.echo(new_token)
     console.print("It is shown only this once; store it now.")
+    if config_file is not None:
+        console.print(
+            f"The CLI config {escape(str(config_file))} held a revoked token of "
+            f"{escape(name)}; it now holds the new one.",
+            soft_wrap=True,
+        )
+
+
+def _config_token_of(runner: ModuleType, settings: Any, name: str) -> str | None:
+    """Return the CLI config's token if it belongs to the user ``name``, else None."""
+    from taskora.cli.config_file import ConfigFileError, load_config
+
+    try:
+        token = load_config().token
+    except ConfigFileError:
+        return None
+    if token is None or runner.token_owner(settings, token) != name:
+        return None
+    return token
+
+
+def _replace_config_token(old_token: str | None, new_token: str) -> Path | None:
+    """Put ``new_token`` in the CLI config in place of ``old_token``; return the file or None."""
+    if old_token is None:
+        return None
+    import dataclasses
+
+    from taskora.cli.config_file import load_config, save_config
+
+    saved = load_config()
+    if saved.token != old_token:
+        return None
+    return save_config(dataclasses.replace(saved, token=new_token))
 
 
 @app.command(

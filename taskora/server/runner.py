@@ -64,9 +64,11 @@ def check_database(settings: Settings) -> None:
     url = settings.resolved_database_url
     sqlite_file = store_database.sqlite_path(url)
     if sqlite_file is not None and not sqlite_file.exists():
+        store_database.reject_misread_absolute_path(sqlite_file)
         raise DatabaseError(
-            f"no database at {sqlite_file}: start with --migrate to create it, or run "
-            "`taskora db upgrade` with the same --data-dir or --database-url first"
+            f"no database at {sqlite_file.absolute()}: create it with `taskora db upgrade` "
+            "(with the same --data-dir or --database-url), or start `taskora serve` without "
+            "--no-migrate"
         )
     try:
         pending = store_database.pending_migrations(url)
@@ -145,6 +147,13 @@ def reissue_token(settings: Settings, name: str, *, keep_others: bool = False) -
     """Give the user ``name`` a new token; return it and how many old ones were revoked."""
     with _existing_database(settings) as database, database.write() as session:
         return replace_tokens(session, name, keep_others=keep_others)
+
+
+def token_owner(settings: Settings, token: str) -> str | None:
+    """Return the name of the user that ``token`` belongs to, or None."""
+    with _existing_database(settings) as database, database.read() as session:
+        user = authenticate(session, token)
+        return None if user is None else user.name
 
 
 def change_timezone(settings: Settings, name: str, timezone: str) -> None:
@@ -296,4 +305,5 @@ __all__ = [
     "reissue_token",
     "run",
     "token_is_valid",
+    "token_owner",
 ]

@@ -264,7 +264,8 @@ def test_http_error_statuses(
     assert unauthorized.message == (
         f"the server at {url} rejected the API token from TASKORA_TOKEN (401 Unauthorized: "
         "Invalid or missing API token). Pass a valid token with --token or TASKORA_TOKEN; "
-        "`taskora users create NAME` prints a new one."
+        "`taskora users token NAME` prints a new one for a user, and `taskora users create "
+        "NAME` one for a new user."
     )
 
     not_found = invoke_error(runner, cli, ["tasks", "show", "42", "--url", url])

@@ -400,10 +400,8 @@ def test_sqlite_relative_url_logs_file(tmp_path: Path) -> None:
 def test_unusable_data_dir_error(tmp_path: Path, kind: str) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("not a directory\n")
-    if kind == "file":
-        data_dir, reason = blocker, f"{blocker} is not a directory"
-    else:
-        data_dir, reason = blocker / "data", f"{blocker / 'data'} is not a directory"
+    data_dir = blocker if kind == "file" else blocker / "data"
+    reason = f"{blocker} is a file, not a directory"
 
     result = run_taskora(
         isolated_env(tmp_path), "serve", "--port", str(free_port()), "--data-dir", str(data_dir)

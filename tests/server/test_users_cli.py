@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from taskora.server.store.database import describe_url
 from tests.support.servers import ServerProcess, isolated_env, taskora_command
 
 
@@ -59,10 +60,42 @@ def test_token_keep_others(env: dict[str, str]) -> None:
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "New API token for alice (0 earlier tokens revoked):"
+    assert lines[0] == "New API token for alice (earlier tokens kept):"
     assert lines[1].startswith("tko_")
     assert lines[2] == "It is shown only this once; store it now."
     assert [(user["name"], user["tokens"]) for user in listed] == [("alice", 2)]
+
+
+def test_token_of_config_user_updates_config(tmp_path: Path) -> None:
+    """Reissuing the local user's token keeps the CLI working: the config gets the new one."""
+    server = ServerProcess(home=tmp_path)
+    server.start()
+    try:
+        config_file = Path(server.env["TASKORA_CONFIG"])
+        result = run_taskora(server.env, "users", "token", "local")
+        new_token = result.stdout.splitlines()[1]
+        listed = run_taskora(server.env, "tasks", "list", "--url", server.url)
+
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[3] == (
+            f"The CLI config {config_file} held a revoked token of local; it now holds the new one."
+        )
+        assert server.saved_token() == new_token
+        assert listed.returncode == 0, listed.stderr
+    finally:
+        server.stop()
+
+
+def test_token_of_other_user_leaves_config(env: dict[str, str]) -> None:
+    config_file = Path(env["TASKORA_CONFIG"])
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    config_file.write_text('url = "http://127.0.0.1:9"\ntoken = "tko_not-alice"\n')
+
+    result = run_taskora(env, "users", "token", "alice", "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["config_updated"] is False
+    assert config_file.read_text() == 'url = "http://127.0.0.1:9"\ntoken = "tko_not-alice"\n'
 
 
 def test_edit_sets_timezone(env: dict[str, str]) -> None:
@@ -131,3 +164,38 @@ def test_list_without_database(tmp_path: Path) -> None:
         f"Error: no database at {tmp_path / 'data' / 'taskora' / 'taskora.db'}"
     )
     assert not (tmp_path / "data" / "taskora" / "taskora.db").exists()
+
+
+def test_list_misread_absolute_path(tmp_path: Path) -> None:
+    """users commands catch sqlite:///tmp/... meant as /tmp/... as serve and db do."""
+    existing = tmp_path / "data"
+    existing.mkdir()
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    relative = f"{existing}/x.db".lstrip("/")
+
+    result = subprocess.run(
+        taskora_command("users", "list", "--database-url", f"sqlite:///{relative}"),
+        env=isolated_env(tmp_path),
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: the SQLite path {relative} is relative to the current directory {workdir}, "
+        f"where the folder {Path(relative).parent} does not exist. For the file /{relative}, "
+        f"write the URL with four slashes: sqlite:////{relative}. For a file under the current "
+        f"directory, create {Path(relative).parent} first"
+    )
+
+
+def test_describe_url_relative_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    assert describe_url("sqlite:///rel/a.db") == f"sqlite:///{tmp_path / 'rel' / 'a.db'}"
+    assert describe_url("sqlite:////srv/a.db") == "sqlite:////srv/a.db"
+    assert describe_url("postgresql://u:secret@127.0.0.1/db") == "postgresql://u:***@127.0.0.1/db"

@@ -35,8 +35,16 @@ def normalize_url(url: str) -> URL:
 
 
 def describe_url(url: str) -> str:
-    """Return ``url`` with any password masked, fit for logs and messages."""
-    return make_url(url).render_as_string(hide_password=True)
+    """Return ``url`` with any password masked, fit for logs and messages.
+
+    A relative SQLite path is shown as the absolute file it opens from this directory.
+    """
+    parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite") and parsed.database:
+        path = Path(parsed.database).expanduser()
+        if parsed.database != ":memory:" and not path.is_absolute():
+            parsed = parsed.set(database=str(path.absolute()))
+    return parsed.render_as_string(hide_password=True)
 
 
 def _configure_sqlite(engine: Engine, *, foreign_keys: bool = True) -> None:
@@ -75,7 +83,7 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database).expanduser()
 
 
-def _reject_misread_absolute_path(path: Path) -> None:
+def reject_misread_absolute_path(path: Path) -> None:
     """Raise :class:`DatabaseError` for a relative path that was likely meant as absolute.
 
     ``sqlite:///tmp/x.db`` names ``tmp/x.db`` under the current directory, and
@@ -106,7 +114,11 @@ def _create_private_file(path: Path) -> None:
         descriptor = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
     except OSError as error:
         if isinstance(error, FileExistsError | NotADirectoryError):
-            reason = f"{error.filename} is not a directory"
+            # Name the file that stands where a directory is needed, not a folder below it.
+            blocker = next(
+                (folder for folder in reversed(path.parents) if folder.is_file()), path.parent
+            )
+            reason = f"{blocker} is a file, not a directory"
         else:
             reason = f"{error.strerror}: {error.filename}"
         raise DatabaseError(
@@ -132,7 +144,7 @@ def create_database_engine(url: str, *, foreign_keys: bool = True) -> Engine:
                 "use sqlite:///PATH"
             )
         path = Path(database).expanduser()
-        _reject_misread_absolute_path(path)
+        reject_misread_absolute_path(path)
         _create_private_file(path)
         engine = create_engine(parsed, pool_size=20, max_overflow=20)
         _configure_sqlite(engine, foreign_keys=foreign_keys)
