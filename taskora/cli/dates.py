@@ -43,6 +43,8 @@ ACCEPTED_FORMS = (
 
 _RELATIVE = re.compile(r"\+(?P<amount>\d{1,6})(?P<unit>[mhdw])")
 _CLOCK = re.compile(r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?")
+# A date and time whose hour has one digit, which datetime.fromisoformat does not read.
+_ONE_DIGIT_HOUR = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2}[T ])(?P<hour>\d:)", re.IGNORECASE)
 # The shape of the dates and times that datetime.fromisoformat reads, used only to explain
 # why one of them failed. The offset is left loose, because only the fields before it are
 # checked.
@@ -238,6 +240,9 @@ def _parse_iso(text: str, get_zone: Callable[[], tzinfo]) -> datetime | date:
         return date.fromisoformat(text)
     except ValueError:
         pass
+
+    # A one-digit hour, as in "2026-12-24 9:00", the way "tomorrow 9:00" accepts it.
+    text = _ONE_DIGIT_HOUR.sub(r"\g<date>0\g<hour>", text)
 
     try:
         moment = datetime.fromisoformat(text)
