@@ -323,14 +323,14 @@ def _client_url(settings: Settings, port: int) -> str:
     return f"http://{host}:{port}"
 
 
-def _server_answers(url: str) -> bool:
-    """Return whether a Taskora server answers its health check at ``url``."""
+def _server_responds(url: str) -> bool:
+    """Return whether a Taskora server responds to its health check at ``url``."""
     import httpx
 
     try:
         response = httpx.get(f"{url.rstrip('/')}/healthz", timeout=HEALTH_PROBE_SECONDS)
     except httpx.HTTPError as error:
-        logger.debug("no server answers at %s: %s", url, error)
+        logger.debug("no server responded at %s: %s", url, error)
         return False
     return response.status_code == 200
 
@@ -339,7 +339,7 @@ def _save_local_credentials(settings: Settings, runner: ModuleType, port: int) -
     """Point the CLI config file at this server with a working token of the local user.
 
     The config file records the database file its token belongs to. It is left alone when
-    its URL names another server that still answers, or when its token belongs to another
+    its URL names another server that still responds, or when its token belongs to another
     database, so a second server started for a test does not take over the CLI from the
     first. A token that the recorded database no longer knows (the file was deleted and
     created again) is replaced.
@@ -354,7 +354,7 @@ def _save_local_credentials(settings: Settings, runner: ModuleType, port: int) -
     if saved.token and runner.token_is_valid(settings, saved.token):
         if saved.url == url and saved.database == database:
             return
-        if saved.url != url and saved.url and _server_answers(saved.url):
+        if saved.url != url and saved.url and _server_responds(saved.url):
             logger.warning(
                 "The CLI config %s points at the server running at %s, so it is left "
                 "unchanged. To use this server, pass --url %s.",

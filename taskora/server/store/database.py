@@ -114,7 +114,7 @@ def _create_private_file(path: Path) -> None:
         descriptor = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
     except OSError as error:
         if isinstance(error, FileExistsError | NotADirectoryError):
-            # Name the file that stands where a directory is needed, not a folder below it.
+            # Name the file that is in the way of a directory, not a folder below it.
             blocker = next(
                 (folder for folder in reversed(path.parents) if folder.is_file()), path.parent
             )
