@@ -353,7 +353,8 @@ def test_users_create_with_timezone(tmp_path: Path) -> None:
     )
 
 
-def test_sqlite_url_misread_absolute_rejected(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [("db", "upgrade"), ("users", "list")])
+def test_sqlite_url_misread_absolute_rejected(tmp_path: Path, command: tuple[str, str]) -> None:
     """sqlite:///tmp/x.db is relative: with no tmp/ folder here, four slashes were meant."""
     existing = tmp_path / "data"
     existing.mkdir()
@@ -362,7 +363,7 @@ def test_sqlite_url_misread_absolute_rejected(tmp_path: Path) -> None:
     relative = f"{existing}/x.db".lstrip("/")
 
     result = subprocess.run(
-        taskora_command("db", "upgrade", "--database-url", f"sqlite:///{relative}"),
+        taskora_command(*command, "--database-url", f"sqlite:///{relative}"),
         env=isolated_env(tmp_path),
         cwd=workdir,
         capture_output=True,
@@ -372,7 +373,7 @@ def test_sqlite_url_misread_absolute_rejected(tmp_path: Path) -> None:
     )
 
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == (
+    assert result.stderr.strip() == (
         f"Error: the SQLite path {relative} is relative to the current directory {workdir}, "
         f"where the folder {Path(relative).parent} does not exist. For the file /{relative}, "
         f"write the URL with four slashes: sqlite:////{relative}. For a file under the current "

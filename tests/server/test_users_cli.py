@@ -166,33 +166,6 @@ def test_list_without_database(tmp_path: Path) -> None:
     assert not (tmp_path / "data" / "taskora" / "taskora.db").exists()
 
 
-def test_list_misread_absolute_path(tmp_path: Path) -> None:
-    """users commands catch sqlite:///tmp/... meant as /tmp/... as serve and db do."""
-    existing = tmp_path / "data"
-    existing.mkdir()
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    relative = f"{existing}/x.db".lstrip("/")
-
-    result = subprocess.run(
-        taskora_command("users", "list", "--database-url", f"sqlite:///{relative}"),
-        env=isolated_env(tmp_path),
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-    assert result.returncode == 1
-    assert result.stderr.strip() == (
-        f"Error: the SQLite path {relative} is relative to the current directory {workdir}, "
-        f"where the folder {Path(relative).parent} does not exist. For the file /{relative}, "
-        f"write the URL with four slashes: sqlite:////{relative}. For a file under the current "
-        f"directory, create {Path(relative).parent} first"
-    )
-
-
 def test_describe_url_relative_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
