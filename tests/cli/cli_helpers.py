@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -171,3 +174,15 @@ def make_task(task_id: int, title: str, **overrides: Any) -> dict[str, Any]:
 def make_user(timezone: str) -> dict[str, Any]:
     """Return the account that ``GET /api/users/me`` sends, with the time zone given."""
     return {"id": 1, "name": "local", "timezone": timezone, "created_at": "2026-12-01T09:00:00Z"}
+
+
+def run_plain(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """Run ``taskora ARGUMENTS`` in a new process with a wide terminal and no colour."""
+    return subprocess.run(
+        [sys.executable, "-m", "taskora", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"},
+    )

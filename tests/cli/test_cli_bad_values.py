@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from typing import Annotated
 
 import pytest
 import typer.main
+from cli_helpers import run_plain
 from pydantic import Field, TypeAdapter, ValidationError
 
 from taskora.cli.app import mount_commands, name_option_values, plain_value_error
@@ -16,14 +14,7 @@ from taskora.cli.app import mount_commands, name_option_values, plain_value_erro
 
 def usage_error(*arguments: str) -> str:
     """Run ``taskora ARGUMENTS``, check that it is a usage error and return the error line."""
-    completed = subprocess.run(
-        [sys.executable, "-m", "taskora", *arguments],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"},
-    )
+    completed = run_plain(*arguments)
     assert completed.returncode == 2, completed.stderr
     assert completed.stdout == ""
     lines = [line.strip("│ ") for line in completed.stderr.splitlines()]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import typer.main
+from cli_helpers import run_plain
 
 from taskora.cli.app import mount_commands, name_option_values
 
@@ -23,14 +21,7 @@ CHOICES = re.compile(r"\[[-a-z._]+(\|[-a-z._]+)+\]")
 
 def help_text(*command: str) -> str:
     """Return the help that ``taskora COMMAND --help`` prints, on a wide terminal."""
-    completed = subprocess.run(
-        [sys.executable, "-m", "taskora", *command, "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"},
-    )
+    completed = run_plain(*command, "--help")
     assert completed.returncode == 0, completed.stderr
     return completed.stdout
 
@@ -82,14 +73,7 @@ def test_arguments_in_capitals() -> None:
 
 
 def test_required_argument_usage_error() -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "taskora", "tasks", "add"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"},
-    )
+    completed = run_plain("tasks", "add")
 
     assert completed.returncode == 2
     assert completed.stderr.splitlines()[0] == "Usage: python -m taskora tasks add [OPTIONS] TITLE"
