@@ -414,8 +414,7 @@ def _print_dry_run(plan: DeployPlan, json_output: bool) -> None:
         )
     else:
         typer.echo("# Merged values")
-        image = plan.values.values.get("image") or {}
-        if not image.get("tag") and not image.get("digest"):
+        if _runs_app_version(plan):
             typer.echo(
                 f"# image.tag is empty, so the pods run the chart's appVersion, "
                 f"{chart_app_version()}.\n# Pass --image-tag TAG to deploy another build."
@@ -529,12 +528,12 @@ def _deploy(plan: DeployPlan, *, check_image: bool, json_output: bool) -> None:
     from taskora.deploy.plan import apply
     from taskora.deploy.preflight import image_reference
 
+    app_version = chart_app_version()
     # Before preflight, so that it also explains a failed image check.
-    image = plan.values.values.get("image") or {}
-    if not image.get("tag") and not image.get("digest"):
+    if _runs_app_version(plan):
         _stderr().print(
             f"[yellow]Warning:[/] no image tag is set, so this deploys the chart's appVersion, "
-            f"{chart_app_version()}. A deploy does not keep the tag of the running release: "
+            f"{app_version}. A deploy does not keep the tag of the running release: "
             "pass --image-tag TAG to deploy another build.",
             highlight=False,
         )
@@ -544,7 +543,7 @@ def _deploy(plan: DeployPlan, *, check_image: bool, json_output: bool) -> None:
     _stderr().print(
         f"Deploying release {request.release} to namespace {request.namespace} "
         f"(context {plan.request.kube_context}) with profile {request.cloud}, image "
-        f"{image_reference(plan.values.values, chart_app_version())}.",
+        f"{image_reference(plan.values.values, app_version)}.",
         markup=False,
     )
     with _progress(
@@ -554,8 +553,13 @@ def _deploy(plan: DeployPlan, *, check_image: bool, json_output: bool) -> None:
     _print_summary(plan, status, json_output)
 
 
+def _runs_app_version(plan: DeployPlan) -> bool:
+    """Return whether the values set neither an image tag nor a digest, so appVersion is used."""
+    image = plan.values.values.get("image") or {}
+    return not image.get("tag") and not image.get("digest")
+
+
 def _print_summary(plan: DeployPlan, status: ReleaseStatus, json_output: bool) -> None:
-    from taskora.deploy.plan import chart_app_version
     from taskora.deploy.preflight import image_reference
 
     values = plan.values.values
