@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
 
@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from taskora.cli.config_file import ClientConfig, ConfigFileError, load_config, save_config
 from taskora.cli.db import DatabaseUrlOption, DataDirOption
 from taskora.cli.logs import configure_logging
 from taskora.cli.settings import build_settings
@@ -152,9 +153,11 @@ def token(
     from taskora.server import runner
 
     with _database_errors(runner):
-        config_token = _config_token_of(runner, settings, name) if not keep_others else None
+        config = _config_with_token_of(runner, settings, name) if not keep_others else None
         new_token, revoked = runner.reissue_token(settings, name, keep_others=keep_others)
-    config_file = _replace_config_token(config_token, new_token)
+    config_file = None
+    if config is not None:
+        config_file = save_config(dataclasses.replace(config, token=new_token))
 
     if as_json:
         document = {"name": name, "token": new_token, "revoked": revoked}
@@ -162,45 +165,29 @@ def token(
         return
     console = Console()
     if keep_others:
-        kept = "earlier tokens kept"
+        earlier_tokens = "earlier tokens kept"
     else:
-        kept = f"{revoked} earlier {'token' if revoked == 1 else 'tokens'} revoked"
-    console.print(f"New API token for [bold]{escape(name)}[/] ({kept}):")
+        earlier_tokens = f"{revoked} earlier {'token' if revoked == 1 else 'tokens'} revoked"
+    console.print(f"New API token for [bold]{escape(name)}[/] ({earlier_tokens}):")
     typer.echo(new_token)
     console.print("It is shown only this once; store it now.")
     if config_file is not None:
         console.print(
-            f"The CLI config {escape(str(config_file))} held a revoked token of "
-            f"{escape(name)}; it now holds the new one.",
+            f"The CLI config {escape(str(config_file))} contained a revoked token of "
+            f"{escape(name)}; it now contains the new one.",
             soft_wrap=True,
         )
 
 
-def _config_token_of(runner: ModuleType, settings: Any, name: str) -> str | None:
-    """Return the CLI config's token if it belongs to the user ``name``, else None."""
-    from taskora.cli.config_file import ConfigFileError, load_config
-
+def _config_with_token_of(runner: ModuleType, settings: Any, name: str) -> ClientConfig | None:
+    """Return the CLI config if its token belongs to the user ``name``, else None."""
     try:
-        token = load_config().token
+        config = load_config()
     except ConfigFileError:
         return None
-    if token is None or runner.token_owner(settings, token) != name:
+    if config.token is None or runner.token_owner(settings, config.token) != name:
         return None
-    return token
-
-
-def _replace_config_token(old_token: str | None, new_token: str) -> Path | None:
-    """Put ``new_token`` in the CLI config in place of ``old_token``; return the file or None."""
-    if old_token is None:
-        return None
-    import dataclasses
-
-    from taskora.cli.config_file import load_config, save_config
-
-    saved = load_config()
-    if saved.token != old_token:
-        return None
-    return save_config(dataclasses.replace(saved, token=new_token))
+    return config
 
 
 @app.command(

@@ -78,7 +78,8 @@ def test_token_of_config_user_updates_config(tmp_path: Path) -> None:
 
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines()[3] == (
-            f"The CLI config {config_file} held a revoked token of local; it now holds the new one."
+            f"The CLI config {config_file} contained a revoked token of local; it now "
+            "contains the new one."
         )
         assert server.saved_token() == new_token
         assert listed.returncode == 0, listed.stderr
