@@ -315,7 +315,7 @@ def _reject_options_before(ctx: typer.Context) -> None:
         message += f" Put options after it: taskora deploy {subcommand} {example}."
     if others:
         message += f" The {subcommand} command does not take {_join(others, 'or')}."
-    # --json typed before the subcommand still asks for the error as JSON.
+    # --json typed before the subcommand still requests the error as JSON.
     with errors_as_json(bool(parent.params.get("json_output"))):
         raise DeployError(message, exit_code=ExitCode.USAGE)
 

@@ -414,8 +414,8 @@ def test_complete_and_delete_aliases(user_env: dict[str, str]) -> None:
 
     completed = taskora(user_env, "tasks", "complete", str(task["id"]))
     deleted = taskora(user_env, "tasks", "delete", str(task["id"]))
-    gone = taskora(user_env, "tasks", "show", str(task["id"]))
+    shown_after = taskora(user_env, "tasks", "show", str(task["id"]))
 
     assert completed.stdout == f'Completed task {task["id"]} "Alias check".\n'
     assert deleted.stdout == f"Deleted task {task['id']}.\n"
-    assert gone.returncode == 5
+    assert shown_after.returncode == 5

@@ -93,7 +93,7 @@ def test_edit_reads_due_in_task_zone(new_york_env: dict[str, str]) -> None:
 
 
 def test_edit_timezone_keeps_due_moment(new_york_env: dict[str, str]) -> None:
-    """As the help says: 17:00 in New York is 23:00 in Berlin after a zone change alone."""
+    """As the help describes, 17:00 in New York is 23:00 in Berlin after a zone change alone."""
     task_id = str(add(new_york_env, "--due", "2026-12-24 17:00")["id"])
 
     moved = taskora_json(new_york_env, "tasks", "edit", task_id, "--timezone", "Europe/Berlin")

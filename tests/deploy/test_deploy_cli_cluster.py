@@ -726,7 +726,7 @@ def test_options_before_status_own_json(run_taskora: Run, fake_cluster: FakeClus
 
 
 def test_options_before_status_help(run_taskora: Run, fake_cluster: FakeCluster) -> None:
-    """--help after the subcommand shows its help, which says where the options go."""
+    """--help after the subcommand shows its help, which shows where the options go."""
     result = run_taskora(["deploy", "-n", "prod", "status", "--help"])
 
     assert result.exit_code == 0
